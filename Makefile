@@ -1,0 +1,52 @@
+# linattn-edu: `make lab` to learn, `make test` to check everything. Both create .venv once.
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+# torch 2.13.0: on the course machines a CPU build from local disk; elsewhere override, e.g.
+#   make test TORCH_SPEC="torch==2.5.1"   (any version in pyproject's range works)
+TORCH_SPEC ?= torch==2.13.0
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
+
+.PHONY: setup lab test test-fast bench bench-panels figures book browser-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "linattn-edu needs Python >= 3.10, found " + sys.version' 
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/
+
+# Debian's Chromium for the browser suite (tests/browser); never a downloaded browser build.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "WARNING: /usr/bin/chromium missing; run: sudo apt-get install -y chromium (tests/browser will fail)"; fi; \
+	fi
+
+# The whole suite: library tests, notebooks (nbval), browser tests.
+test: setup browser-deps
+	$(PY) -m pytest tests notebooks $(NBVAL)
+
+# Library tests only (seconds).
+test-fast: setup
+	$(PY) -m pytest tests --ignore=tests/browser -q
+
+bench: setup
+	$(PY) -m benchmarks.speed --device cpu
+
+bench-panels: setup
+	$(PY) -m benchmarks.panels
+
+figures: setup
+	MPLBACKEND=Agg $(PY) figures/make_figures.py --out figures
+
+clean:
+	rm -rf $(VENV) _build .pytest_cache

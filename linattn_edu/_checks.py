@@ -1,0 +1,142 @@
+"""Input validation shared by both mirrors (backend-free: it never imports numpy or torch).
+
+Every public function checks its arguments here, so that a wrong call fails at the function the
+user typed, with a message that names the argument and the expected shape, instead of deep inside a
+matmul. The helpers only read ``type(x)``, ``x.shape`` and ``x.dtype``.
+"""
+
+_BACKEND_NAMES = {"numpy": "NumPy arrays (use linattn_edu.numpy)", "torch": "torch tensors (use linattn_edu.torch)"}
+
+
+def backend_of(x):
+    """'numpy', 'torch' or None for anything else (lists, scalars, ...)."""
+    mod = type(x).__module__
+    if mod.startswith("numpy"):
+        return "numpy"
+    if mod.startswith("torch"):
+        return "torch"
+    return None
+
+
+def _shape(x):
+    return "(" + ", ".join(str(s) for s in tuple(x.shape)) + ")"
+
+
+def check_array(name, x, backend, min_ndim=1, floating=True):
+    """x must be an array of `backend` with at least `min_ndim` dims and a floating dtype."""
+    got = backend_of(x)
+    if got != backend:
+        kind = type(x).__module__ + "." + type(x).__name__
+        hint = ""
+        if got is not None:
+            hint = f"; {name} is a {got} array but this is the {backend} mirror: pass {_BACKEND_NAMES[backend]}, or convert"
+        raise TypeError(f"{name} must be one of the {_BACKEND_NAMES[backend]} (got {kind}){hint}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions (got {name}: {_shape(x)})")
+    if floating and not _is_floating(x, backend):
+        raise TypeError(f"{name} must have a floating-point dtype (got {name}.dtype = {x.dtype}); "
+                        f"convert it first, e.g. {name}.astype(float) or {name}.float()")
+
+
+def _is_floating(x, backend):
+    if backend == "numpy":
+        return x.dtype.kind == "f"
+    return bool(x.dtype.is_floating_point)
+
+
+def check_qkv(q, k, v, backend):
+    """q: (..., n_q, d), k: (..., n, d), v: (..., n, d_v), batch dims equal."""
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_array(name, x, backend, min_ndim=2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share the last dimension d (got q: {_shape(q)}, k: {_shape(k)})")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have the same sequence length n (dim -2) "
+                         f"(got k: {_shape(k)}, v: {_shape(v)})")
+    if not (tuple(q.shape[:-2]) == tuple(k.shape[:-2]) == tuple(v.shape[:-2])):
+        raise ValueError(f"q, k and v must have the same batch dimensions (...) "
+                         f"(got q: {_shape(q)}, k: {_shape(k)}, v: {_shape(v)})")
+    if q.dtype != k.dtype or k.dtype != v.dtype:
+        raise TypeError(f"q, k and v must share one dtype (got {q.dtype}, {k.dtype}, {v.dtype})")
+
+
+def check_causal_lengths(q, k):
+    if q.shape[-2] != k.shape[-2]:
+        raise ValueError(f"causal attention needs as many queries as keys "
+                         f"(got q: {_shape(q)}, k: {_shape(k)})")
+
+
+def check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) and not _is_integer_like(value):
+        raise TypeError(f"{name} must be an integer >= 1 (got {value!r})")
+    if int(value) < 1:
+        raise ValueError(f"{name} must be >= 1 (got {name} = {value})")
+
+
+def _is_integer_like(value):
+    return type(value).__name__ in ("int64", "int32", "intc", "int_", "longlong")
+
+
+def check_scale(scale):
+    if scale is None:
+        return
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 or scale == float("inf"):
+        raise ValueError(f"scale must be a positive finite number or None for 1/sqrt(d) (got scale = {scale!r})")
+
+
+def check_phi(phi, registry):
+    """phi: a callable x -> features, or the name of a deterministic feature map."""
+    if isinstance(phi, str):
+        if phi not in registry:
+            raise ValueError(f"phi = {phi!r} is not a feature map name; use one of {sorted(registry)} "
+                             f"or pass a callable (e.g. functools.partial(positive_features, w=w))")
+        return registry[phi]
+    if not callable(phi):
+        raise TypeError(f"phi must be a callable x -> features or a feature map name (got {type(phi).__name__})")
+    return phi
+
+
+def check_features(phi_q, phi_k, q, k, backend):
+    """The feature map must keep the leading dims and give q and k the same feature size m."""
+    for name, f, x in (("phi(q)", phi_q, q), ("phi(k)", phi_k, k)):
+        if backend_of(f) != backend or tuple(f.shape[:-1]) != tuple(x.shape[:-1]):
+            shape = _shape(f) if hasattr(f, "shape") else type(f).__name__
+            raise ValueError(f"phi must map (..., n, d) to (..., n, m) in the same backend "
+                             f"(got {name}: {shape} from input {_shape(x)})")
+    if phi_q.shape[-1] != phi_k.shape[-1]:
+        raise ValueError(f"phi(q) and phi(k) must have the same feature size m "
+                         f"(got phi(q): {_shape(phi_q)}, phi(k): {_shape(phi_k)})")
+
+
+def check_state(state, batch_shape, m, d_v, backend):
+    """state = (S, z) with S: (..., m, d_v), z: (..., m), or None."""
+    if state is None:
+        return
+    if not (isinstance(state, (tuple, list)) and len(state) == 2):
+        raise TypeError(f"state must be a tuple (S, z) with S: (..., m, d_v), z: (..., m) (got {type(state).__name__})")
+    S, z = state
+    check_array("state S", S, backend, min_ndim=2)
+    check_array("state z", z, backend, min_ndim=1)
+    want_S = tuple(batch_shape) + (m, d_v)
+    want_z = tuple(batch_shape) + (m,)
+    if tuple(S.shape) != want_S or tuple(z.shape) != want_z:
+        raise ValueError(f"state (S, z) must have S: {want_S} and z: {want_z} for these inputs "
+                         f"(got S: {_shape(S)}, z: {_shape(z)})")
+
+
+def check_projection(name, w, d, backend):
+    """w: (m, d) random projection whose rows are the w_i of the paper."""
+    check_array(name, w, backend, min_ndim=2)
+    if w.ndim != 2 or w.shape[-1] != d:
+        raise ValueError(f"{name} must have shape (m, d) with d = {d}, the last dimension of x "
+                         f"(got {name}: {_shape(w)})")
+
+
+def check_same_device(**tensors):
+    """All torch tensors on one device (named in the message)."""
+    devices = {name: t.device for name, t in tensors.items() if backend_of(t) == "torch"}
+    if len(set(devices.values())) > 1:
+        listing = ", ".join(f"{name}: {dev}" for name, dev in devices.items())
+        raise ValueError(f"all tensors must be on the same device (got {listing})")

@@ -1,0 +1,71 @@
+"""FAVOR+ (Performer): softmax attention estimated with random features, never forming the (n, n) matrix.
+
+    softmax_attention(q, k, v) ≈ D^-1 phi(q') (phi(k')^T v),   q' = q d^{-1/4},  k' = k d^{-1/4}
+
+so that exp(q'.k') = exp(q.k / sqrt(d)), the softmax kernel with the usual 1/sqrt(d) scale.
+
+Stabiliser: before exp, the largest exponent is subtracted, per row for queries (a factor c_i that
+multiplies numerator and denominator of row i alike) and once over all keys and features for keys
+(one factor c for the whole sequence). Both cancel exactly in D^-1 (...), so the estimator is unchanged
+while exp stays <= 1. In causal mode the key constant is taken over the whole sequence, a look-ahead
+that changes no value but means an early prefix can underflow if a much larger key comes later
+(notebook 05). eps > 0 adds eps to every feature after stabilisation, as performer-pytorch does; that
+biases the estimate toward uniform attention. The default eps = 0 keeps the estimator as in the paper.
+
+Where it cannot be avoided: after stabilisation every feature is <= 1, but a product phi(q)_i phi(k)_i
+can still underflow when q and k are long and point to different features (|q|, |k| d^-1/4 in the tens:
+float32 underflows below exp(-87), float64 below exp(-708)). The row's normaliser is then tiny or 0;
+a row with normaliser exactly 0 returns 0 (not NaN), a denormal one loses precision. Such rows mean the
+estimator itself has broken down (Lemma 2's variance grows like exp(|q + k|^2)); notebook 05 shows it.
+
+kind="trig" uses trig features, which can be negative: a row's normaliser can then be near 0 or
+negative and the output unbounded (the paper's reason for positive features). It is offered to show
+exactly that; no stabiliser can fix it.
+"""
+import numpy as np
+
+from .._checks import check_qkv, check_causal_lengths, check_projection
+from .reassociation import linear_attention_from_features
+
+KINDS = ("positive", "hyperbolic", "trig")
+
+
+def _stabilised_features(x, w, kind, is_query, eps):
+    """phi(x) times a positive constant (per row for queries, global for keys), without overflow."""
+    m = w.shape[0]
+    half_sq = 0.5 * np.sum(x * x, axis=-1, keepdims=True)                # |x|^2/2, (..., n, 1)
+    wx = x @ w.T                                                          # (..., n, m)
+    if kind == "trig":
+        # phi = exp(|x|^2/2) [sin, cos] / sqrt(m); subtract max |x|^2/2 (row-wise for q, global for k)
+        shift = half_sq if is_query else half_sq.max(axis=(-2, -1), keepdims=True)
+        return np.exp(half_sq - shift) * np.concatenate([np.sin(wx), np.cos(wx)], axis=-1) / np.sqrt(m)
+    if kind == "positive":
+        expo = wx - half_sq
+        scale = 1.0 / np.sqrt(m)
+    else:                                                                 # hyperbolic
+        expo = np.concatenate([wx, -wx], axis=-1) - half_sq
+        scale = 1.0 / np.sqrt(2 * m)
+    axes = (-1,) if is_query else (-2, -1)
+    expo = expo - expo.max(axis=axes, keepdims=True)                      # stabiliser, cancels exactly
+    return np.exp(expo) * scale + eps
+
+
+def performer_attention(q, k, v, w, kind="positive", causal=False, eps=0.0):
+    """FAVOR+ estimate of softmax_attention(q, k, v, causal=causal) with the 1/sqrt(d) scale.
+
+    q, k: (..., n, d), v: (..., n, d_v), w: (m, d) from gaussian_projection(m, d, ...).
+    kind: "positive" (m features), "hyperbolic" (2m), "trig" (2m). eps: see the module docstring.
+    """
+    check_qkv(q, k, v, "numpy")
+    d = q.shape[-1]
+    check_projection("w", w, d, "numpy")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (got kind = {kind!r})")
+    if not eps >= 0:
+        raise ValueError(f"eps must be >= 0 (got eps = {eps})")
+    if causal:
+        check_causal_lengths(q, k)
+    c = d ** -0.25
+    phi_q = _stabilised_features(q * c, w, kind, True, eps)
+    phi_k = _stabilised_features(k * c, w, kind, False, eps)
+    return linear_attention_from_features(phi_q, phi_k, v, causal=causal)

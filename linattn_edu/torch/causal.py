@@ -1,0 +1,134 @@
+"""Causal linear attention: the RNN form and the fast chunkwise-parallel form (torch mirror).
+
+    S_t = S_{t-1} + phi(k_t) v_t^T,   z_t = z_{t-1} + phi(k_t),   out_t = S_t^T phi(q_t) / (z_t . phi(q_t))
+
+``recurrent_linear_attention`` is the readable loop over t (the reference; the NumPy mirror's
+``chunked_linear_attention`` is the readable loop over chunks). ``chunked_linear_attention`` is the
+fast path: no Python loop over chunks. With C = chunk_size, N = ceil(n / C) chunks and [c] the
+tokens of chunk c, for every chunk at once
+
+    A_[c]   = tril(phi(Q_[c]) phi(K_[c])^T)                          (..., N, C, C)   intra-chunk scores
+    H_[c]   = phi(K_[c])^T V_[c],   h_[c] = phi(K_[c])^T 1           (..., N, m, d_v), (..., N, m)
+    S_[c]   = S_0 + sum_{c' < c} H_[c'],   z_[c] = z_0 + sum_{c' < c} h_[c']   exclusive cumsum, float32
+    num_[c] = phi(Q_[c]) S_[c] + A_[c] V_[c]                          one baddbmm: (..., N, C, d_v)
+    den_[c] = phi(Q_[c]) z_[c] + A_[c] 1                              (..., N, C)
+    out_[c] = num_[c] / den_[c]
+
+Precision (what keeps bfloat16 right at 64k tokens): the sums over the sequence (the cumsums that
+make S_[c] and z_[c], and the row sums of A) run in float32 for 16-bit inputs (float64 stays
+float64). Each matmul accumulates in float32 inside and rounds its result once to the input dtype,
+as FlashAttention and flash-linear-attention do. What must never happen is a *running* sum stored
+in bfloat16 (the cumsum form in bfloat16 is 300% wrong at 16k tokens: notebook 10).
+The returned state (S, z) is in that accumulation dtype.
+
+Speed: ``compiled_chunked_linear_attention()`` returns a torch.compile'd version (same signature);
+inductor fuses the feature map, the mask, the casts, the cumsums and the division into a few
+kernels around the five batched matmuls. benchmarks/speed.py measures both against FlashAttention
+(SDPA) and flash-linear-attention.
+"""
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .._checks import check_positive_int, check_state
+from .reassociation import _features, _safe_divide, accumulation_dtype
+
+
+def _initial_state(state, batch, m, d_v, dtype, device):
+    check_state(state, batch, m, d_v, "torch")
+    if state is None:
+        return (torch.zeros(*batch, m, d_v, dtype=dtype, device=device),
+                torch.zeros(*batch, m, dtype=dtype, device=device))
+    S, z = state
+    return S.to(dtype=dtype, device=device), z.to(dtype=dtype, device=device)
+
+
+def recurrent_linear_attention(q, k, v, phi, state=None):
+    """The RNN form, a loop over t.  q, k: (..., n, d), v: (..., n, d_v) -> (out, (S, z)).
+
+    Slow in Python for long n (one step per token); it is the generation-time form and the reference.
+    """
+    phi_q, phi_k = _features(q, k, v, phi, causal=True)
+    acc = accumulation_dtype(v.dtype)
+    S, z = _initial_state(state, phi_k.shape[:-2], phi_k.shape[-1], v.shape[-1], acc, v.device)
+    outs = []
+    for t in range(q.shape[-2]):
+        S = S + phi_k[..., t, :, None].to(acc) * v[..., t, None, :].to(acc)     # S_t = S_{t-1} + phi(k_t) v_t^T
+        z = z + phi_k[..., t, :].to(acc)                                        # z_t = z_{t-1} + phi(k_t)
+        fq = phi_q[..., t, :].to(acc)
+        num = (fq[..., :, None] * S).sum(-2)                                    # S_t^T phi(q_t): (..., d_v)
+        den = (fq * z).sum(-1, keepdim=True)
+        outs.append(_safe_divide(num, den))
+    out = torch.stack(outs, dim=-2) if outs else v.new_zeros(*v.shape[:-2], 0, v.shape[-1]).to(acc)
+    return out.to(v.dtype), (S, z)
+
+
+def chunked_linear_attention(q, k, v, phi, chunk_size=64, state=None):
+    """The chunkwise-parallel form, batched over all chunks (see the module docstring for the equations).
+
+    q, k: (..., n, d), v: (..., n, d_v); any n (the sequence is zero-padded to a multiple of
+    chunk_size after the feature map, so padding contributes nothing). Returns (out, (S, z)) with
+    out in v.dtype and S: (..., m, d_v), z: (..., m) in float32 (float64 for float64 inputs).
+    Differentiable; for speed on a GPU use ``compiled_chunked_linear_attention()``.
+    """
+    check_positive_int("chunk_size", chunk_size)
+    phi_q, phi_k = _features(q, k, v, phi, causal=True)
+    acc = accumulation_dtype(v.dtype)
+    S0, z0 = _initial_state(state, phi_k.shape[:-2], phi_k.shape[-1], v.shape[-1], acc, v.device)
+    return chunked_from_features(phi_q, phi_k, v, int(chunk_size), S0, z0)
+
+
+def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0):
+    """Core of chunked_linear_attention on features (equations: module docstring).
+
+    phi_q, phi_k: (..., n, m), v: (..., n, d_v) in one dtype; S0: (..., m, d_v), z0: (..., m) in the
+    accumulation dtype. Returns (out: (..., n, d_v) in v.dtype, (S, z) after the last token)."""
+    dt, acc = v.dtype, S0.dtype
+    n, m, d_v = phi_q.shape[-2], phi_q.shape[-1], v.shape[-1]
+    batch = phi_q.shape[:-2]
+    C = chunk_size
+    N = -(-n // C)                                                            # number of chunks
+    pad = N * C - n
+    if pad:                                                                   # zero features: no contribution
+        phi_q, phi_k, v = (F.pad(x, (0, 0, 0, pad)) for x in (phi_q, phi_k, v))
+    BN = math.prod(batch) * N
+    fq = phi_q.reshape(BN, C, m)                                              # (B*N, C, m), B = prod(batch)
+    fk = phi_k.reshape(BN, C, m)                                              # (B*N, C, m)
+    vc = v.reshape(BN, C, d_v)                                                # (B*N, C, d_v)
+
+    # intra-chunk: causal scores inside each chunk (in place: no second (B*N, C, C) buffer)
+    A = torch.bmm(fq, fk.transpose(1, 2)).tril_()                            # (B*N, C, C)
+    intra = torch.bmm(A, vc)                                                  # (B*N, C, d_v)
+    den = A.sum(-1, dtype=acc)                                                # (B*N, C)   A_[c] 1
+
+    # inter-chunk: per-chunk key sums, exclusive prefix sum over chunks in the accumulation dtype
+    H = torch.bmm(fk.transpose(1, 2), vc).reshape(*batch, N, m, d_v)         # (..., N, m, d_v)
+    h = fk.sum(-2, dtype=acc).reshape(*batch, N, m)                           # (..., N, m)
+    S_incl = torch.cumsum(H.to(acc), dim=-3)                                  # (..., N, m, d_v) inclusive
+    z_incl = torch.cumsum(h, dim=-2)                                          # (..., N, m)
+    S = F.pad(S_incl[..., :-1, :, :], (0, 0, 0, 0, 1, 0)) + S0[..., None, :, :]   # (..., N, m, d_v) exclusive
+    z = F.pad(z_incl[..., :-1, :], (0, 0, 1, 0)) + z0[..., None, :]               # (..., N, m)
+
+    num = torch.baddbmm(intra, fq, S.to(dt).reshape(BN, m, d_v))             # (B*N, C, d_v): phi(Q) S + A V
+    den = den + (fq.to(acc) * z.reshape(BN, 1, m)).sum(-1)                    # (B*N, C):      phi(Q) z + A 1
+    out = _safe_divide(num.to(acc), den[..., None])
+    out = out.reshape(*batch, N * C, d_v)[..., :n, :].to(dt)                  # (..., n, d_v)
+    if N == 0:                                                                # empty sequence: state unchanged
+        return out, (S0, z0)
+    return out, (S0 + S_incl[..., -1, :, :], z0 + z_incl[..., -1, :])
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_chunked_linear_attention(mode=None, dynamic=False):
+    """``torch.compile(chunked_linear_attention, mode=mode, dynamic=dynamic)``, built once per setting.
+
+        fast = compiled_chunked_linear_attention()           # then: fast(q, k, v, "elu_plus_one", 64)
+        out, (S, z) = fast(q, k, v, "elu_plus_one", chunk_size=64)
+
+    Same signature and results as chunked_linear_attention. dynamic=False compiles once per input
+    shape (fastest kernels; raise torch._dynamo.config.recompile_limit when you sweep many lengths);
+    dynamic=True compiles once for all lengths. The first call compiles (seconds to a minute).
+    """
+    return torch.compile(chunked_linear_attention, mode=mode, dynamic=dynamic)

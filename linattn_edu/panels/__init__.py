@@ -32,13 +32,14 @@ def show(panel, **controls):
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
+    from IPython.display import display
 
     fixed = {k: v for k, v in panel.DEFAULTS.items() if k not in controls}
 
     def update(**params):
         fig = panel.draw(panel.compute(**fixed, **params))
-        plt.show(fig)        # inside interactive_output: renders into the output widget
-        plt.close(fig)
+        display(fig)         # inside interactive_output: renders the PNG into the output widget
+        plt.close(fig)       # ... and only there (no second copy when the cell finishes)
 
     out = widgets.interactive_output(update, controls)
     box = widgets.VBox([widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out])

@@ -73,6 +73,7 @@ def _cases(rng):
         log_decay = -rng.uniform(0.0, 0.5, size=(*batch, n))
         beta = rng.uniform(0.0, 1.0, size=(*batch, n))
         kn = k / np.linalg.norm(k, axis=-1, keepdims=True)
+        c.setdefault("decay_mask", []).append(((log_decay,), {}))
         for C in (None, 5):
             c.setdefault("decayed_linear_attention", []).append(((q, k, v, log_decay), {"chunk_size": C}))
             c.setdefault("delta_rule_attention", []).append(((q, kn, v, beta), {"chunk_size": C}))

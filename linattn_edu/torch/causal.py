@@ -91,6 +91,8 @@ def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0):
     C = chunk_size
     N = -(-n // C)                                                            # number of chunks
     pad = N * C - n
+    if N == 0:                                                                # empty sequence: state unchanged
+        return v.new_zeros(*batch, 0, d_v), (S0, z0)
     if pad:                                                                   # zero features: no contribution
         phi_q, phi_k, v = (F.pad(x, (0, 0, 0, pad)) for x in (phi_q, phi_k, v))
     BN = math.prod(batch) * N
@@ -115,8 +117,6 @@ def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0):
     den = den + (fq.to(acc) * z.reshape(BN, 1, m)).sum(-1)                    # (B*N, C):      phi(Q) z + A 1
     out = _safe_divide(num.to(acc), den[..., None])
     out = out.reshape(*batch, N * C, d_v)[..., :n, :].to(dt)                  # (..., n, d_v)
-    if N == 0:                                                                # empty sequence: state unchanged
-        return out, (S0, z0)
     return out, (S0 + S_incl[..., -1, :, :], z0 + z_incl[..., -1, :])
 
 

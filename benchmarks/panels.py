@@ -1,0 +1,128 @@
+"""How long one slider update takes, for every panel: compute + draw + render, at its DEFAULTS.
+
+    python -m benchmarks.panels [--repeats 7] [--tag NAME] [--panels nb01_kernel_smoother,...]
+
+A slider update in the notebook runs ``compute(**params)``, ``draw(result)`` and then renders the
+figure to a PNG for the output widget; all three are timed here (render = ``fig.savefig`` to an
+in-memory PNG at the figure's dpi, as the inline backend does). Each panel is warmed up once (imports,
+font cache), then timed ``--repeats`` times; the table shows medians. Target: total < 100 ms.
+
+Panels are found with ``linattn_edu.panels.panel_modules()``, so new panels are included without
+editing this file. Results go to ``benchmarks/results/panels-<tag>.json`` (tag: the host name, or
+'local' if it has none) with the date, command, machine and load average: the CPU is shared, so a
+number is only meaningful next to the load it was measured under.
+"""
+import argparse
+import datetime
+import io
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from linattn_edu.panels import panel_modules  # noqa: E402
+
+TARGET_MS = 100.0
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def time_panel(panel, repeats=7):
+    """Median compute, draw and render times in ms (after one untimed warm-up update)."""
+    def once():
+        t0 = time.perf_counter()
+        result = panel.compute(**panel.DEFAULTS)
+        t1 = time.perf_counter()
+        fig = panel.draw(result)
+        t2 = time.perf_counter()
+        fig.savefig(io.BytesIO(), format="png")
+        t3 = time.perf_counter()
+        plt.close(fig)
+        return (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
+
+    once()                                                      # warm-up
+    runs = [once() for _ in range(repeats)]
+    compute, draw, render = (statistics.median(r[i] for r in runs) for i in range(3))
+    totals = [sum(r) for r in runs]
+    return {"compute_ms": compute, "draw_ms": draw, "render_ms": render,
+            "total_ms": statistics.median(totals), "min_total_ms": min(totals),
+            "under_100ms": statistics.median(totals) < TARGET_MS, "repeats": repeats}
+
+
+def machine_tag():
+    name = socket.gethostname() or "local"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "local"
+
+
+def format_table(rows):
+    head = f"{'panel':<28} {'compute ms':>10} {'draw ms':>8} {'render ms':>9} {'total ms':>9} {'min ms':>7}  < 100 ms"
+    lines = [head, "-" * len(head)]
+    for name, r in rows.items():
+        if "error" in r:
+            lines.append(f"{name:<28} ERROR: {r['error']}")
+            continue
+        lines.append(f"{name:<28} {r['compute_ms']:>10.1f} {r['draw_ms']:>8.1f} {r['render_ms']:>9.1f} "
+                     f"{r['total_ms']:>9.1f} {r['min_total_ms']:>7.1f}  {'yes' if r['under_100ms'] else 'NO'}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed updates per panel (median reported)")
+    parser.add_argument("--tag", default=None, help="name in the results file (default: host name)")
+    parser.add_argument("--panels", default=None, help="comma-separated panel names (default: all)")
+    parser.add_argument("--no-save", action="store_true", help="print the table only")
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1 (got {args.repeats})")
+
+    modules = panel_modules()
+    names = sorted(modules) if args.panels is None else [p.strip() for p in args.panels.split(",") if p.strip()]
+    unknown = [p for p in names if p not in modules]
+    if unknown:
+        parser.error(f"unknown panel(s) {unknown}; available: {sorted(modules)}")
+
+    load_before = os.getloadavg()
+    rows = {}
+    for name in names:
+        try:
+            rows[name] = time_panel(modules[name], args.repeats)
+        except Exception as exc:                                # report, keep timing the others
+            rows[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    load_after = os.getloadavg()
+
+    print(format_table(rows))
+    print(f"\nload average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} on {os.cpu_count()} CPUs")
+    if not args.no_save:
+        tag = args.tag or machine_tag()
+        record = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": "python -m benchmarks.panels " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                        "cpu_count": os.cpu_count(), "python": platform.python_version(),
+                        "matplotlib": matplotlib.__version__, "hostname": socket.gethostname(),
+                        "load_average_before": load_before, "load_average_after": load_after},
+            "target_ms": TARGET_MS,
+            "method": "median over repeats of compute(**DEFAULTS) + draw(result) + fig.savefig(BytesIO, png), "
+                      "after one warm-up; Agg backend",
+            "panels": rows,
+        }
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / f"panels-{tag}.json"
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 1 if any("error" in r for r in rows.values()) else 0      # slow is reported, not an error
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,514 @@
+"""Time and memory of attention forms against sequence length: the harness behind notebook 10.
+
+    make bench                                        # CPU, float32, small sizes (minutes)
+    python -m benchmarks.speed --device cuda          # GPU: bfloat16, B=4, H=16, D=64, T = 1k ... 64k
+
+Every linear-attention method applies phi = elu+1 inside the timed call and computes the normalised
+causal form out_t = phi(q_t)^T S_t / phi(q_t)^T z_t (the non-causal pair excepted). Methods:
+
+    sdpa              softmax attention, torch's scaled_dot_product_attention (FlashAttention/cuDNN on a GPU)
+    quadratic         kernel_attention: tril(phi(Q) phi(K)^T) V / row sums        O(T^2) memory
+    cumsum            linear_attention(causal=True): cumsum of outer products      O(T m d_v) memory
+    recurrent         recurrent_linear_attention: a Python loop over t             (short T only)
+    chunked64/128     chunked_linear_attention, eager, chunk_size 64 / 128
+    chunked_compiled  compiled_chunked_linear_attention() (torch.compile), chunk_size --compiled-chunk
+    fla_chunk         flash-linear-attention's Triton chunk_linear_attn, when importable (never required)
+    linear_noncausal / sdpa_noncausal   the non-causal pair
+
+Times: CUDA events around each call (host clock on the CPU), a warm-up call first (compilation and
+Triton autotuning stay out), then repeats up to a time budget (at least 5), the median reported;
+on a GPU the L2 cache is flushed between repeats. "fwd" runs under torch.no_grad(); "fwd+bwd" adds
+torch.autograd.grad with respect to q, k, v for a random d(out). Peak memory:
+torch.cuda.max_memory_allocated() over one call, inputs (and d(out)) included. Correctness: the
+relative error ||out - ref|| / ||ref|| (and of dq, dk, dv) against float64 on the same (rounded)
+inputs, at a small size and, output only, at the longest T. Results go to a JSON file (method, T,
+times, memory, errors, device, versions, date, command) and a table on stdout.
+"""
+import argparse
+import datetime
+import functools
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from linattn_edu import torch as lt
+from linattn_edu.torch.causal import compiled_chunked_linear_attention
+from linattn_edu.torch.reassociation import linear_attention_from_features
+
+PHI = "elu_plus_one"
+MODES = ("fwd", "fwd+bwd")
+OOM = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+
+
+# ----------------------------------------------------------------------------------------------
+# the methods: each maps (q, k, v) in [B, H, T, D] layout to out (same layout)
+# ----------------------------------------------------------------------------------------------
+
+def _sdpa(q, k, v, causal=True):
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def _fla_chunk(q, k, v):
+    """fla wants [B, T, H, D]; the harness hands it inputs already in that layout (not timed)."""
+    from fla.ops.linear_attn import chunk_linear_attn
+    out, _ = chunk_linear_attn(lt.elu_plus_one(q), lt.elu_plus_one(k), v, scale=1.0, normalize=True)
+    return out
+
+
+def fla_available():
+    try:
+        import fla.ops.linear_attn  # noqa: F401
+        return True
+    except Exception as e:                              # not installed, or no GPU / triton
+        print(f"flash-linear-attention not importable ({type(e).__name__}: {e}); fla_chunk skipped")
+        return False
+
+
+class Method:
+    def __init__(self, name, label, fn, kind, causal=True, max_T=None, layout="bhtd"):
+        self.name, self.label, self.fn, self.kind, self.causal = name, label, fn, kind, causal
+        self.max_T = max_T or {}            # device type -> longest T worth timing
+        self.layout = layout
+
+
+def make_methods(args):
+    cc = args.compiled_chunk
+    compiled = compiled_chunked_linear_attention(mode=args.compile_mode, dynamic=args.compile_dynamic)
+    ms = [
+        Method("fla_chunk", "fla chunk_linear_attn (Triton)", _fla_chunk, "linear", layout="bthd"),
+        Method("chunked_compiled", f"chunked C={cc}, torch.compile",
+               lambda q, k, v: compiled(q, k, v, PHI, cc)[0], "linear"),
+        Method("sdpa", "softmax, SDPA causal", _sdpa, "softmax"),
+        Method("chunked64", "chunked C=64, eager", lambda q, k, v: lt.chunked_linear_attention(q, k, v, PHI, 64)[0],
+               "linear"),
+        Method("chunked128", "chunked C=128, eager",
+               lambda q, k, v: lt.chunked_linear_attention(q, k, v, PHI, 128)[0], "linear"),
+        Method("linear_noncausal", "linear, non-causal", lambda q, k, v: lt.linear_attention(q, k, v, PHI),
+               "linear", causal=False),
+        Method("sdpa_noncausal", "softmax, SDPA non-causal", functools.partial(_sdpa, causal=False), "softmax",
+               causal=False),
+        Method("cumsum", "cumsum of outer products (fp32 state)",
+               lambda q, k, v: lt.linear_attention(q, k, v, PHI, causal=True), "linear",
+               max_T={"cuda": 32768, "cpu": 4096}),
+        Method("quadratic", "quadratic tril(phi phi^T) V", lambda q, k, v: lt.kernel_attention(q, k, v, PHI, causal=True),
+               "linear", max_T={"cuda": 16384, "cpu": 4096}),
+        Method("recurrent", "recurrent (loop over t)", lambda q, k, v: lt.recurrent_linear_attention(q, k, v, PHI)[0],
+               "linear", max_T={"cuda": 1024, "cpu": 512}),
+    ]
+    return ms
+
+
+def reference(method, q, k, v):
+    """float64 reference of the function `method` computes, on the same inputs upcast (independent forms)."""
+    q, k, v = (x.double() for x in (q, k, v))
+    if method.kind == "softmax":
+        return lt.softmax_attention(q, k, v, causal=method.causal)
+    if not method.causal:
+        return lt.linear_attention(q, k, v, PHI)
+    if q.shape[-2] <= 4096:
+        return lt.kernel_attention(q, k, v, PHI, causal=True)     # the quadratic form
+    return lt.linear_attention(q, k, v, PHI, causal=True)          # the cumsum form, O(T m d_v) memory
+
+
+# ----------------------------------------------------------------------------------------------
+# timing
+# ----------------------------------------------------------------------------------------------
+
+class Timer:
+    def __init__(self, device, budget_s, min_reps=5, max_reps=100):
+        self.device, self.budget_s, self.min_reps, self.max_reps = device, budget_s, min_reps, max_reps
+        self.flush = torch.empty(256 * 2**20, dtype=torch.int8, device=device) if device.type == "cuda" else None
+
+    def sync(self):
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def once(self, fn):
+        """Wall time of one call (s), synchronised: the warm-up / first-call cost."""
+        self.sync()
+        t = time.perf_counter()
+        fn()
+        self.sync()
+        return time.perf_counter() - t
+
+    def median_ms(self, fn):
+        est = self.once(fn)
+        reps = int(min(self.max_reps, max(self.min_reps, math.ceil(self.budget_s / max(est, 1e-6)))))
+        if self.device.type == "cuda":
+            pairs = []
+            for _ in range(reps):
+                self.flush.zero_()                                   # L2 flush, outside the events
+                s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                s.record()
+                fn()
+                e.record()
+                pairs.append((s, e))
+            torch.cuda.synchronize(self.device)
+            times = [s.elapsed_time(e) for s, e in pairs]
+        else:
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t) * 1e3)
+        return statistics.median(times), times
+
+    def peak_gib(self, fn):
+        if self.device.type != "cuda":
+            return None
+        self.sync()
+        torch.cuda.reset_peak_memory_stats(self.device)
+        fn()
+        self.sync()
+        return torch.cuda.max_memory_allocated(self.device) / 2**30
+
+
+def make_inputs(B, H, T, D, dtype, device, seed, layout="bhtd", grad=False):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    xs = [torch.randn(B, H, T, D, generator=g, dtype=torch.float32).to(device=device, dtype=dtype) for _ in range(4)]
+    if layout == "bthd":
+        xs = [x.transpose(1, 2).contiguous() for x in xs]
+    q, k, v, do = xs
+    if grad:
+        q, k, v = (x.requires_grad_() for x in (q, k, v))
+    return q, k, v, do
+
+
+def to_bhtd(x, layout):
+    return x.transpose(1, 2) if layout == "bthd" else x
+
+
+def call(method, mode, q, k, v, do):
+    if mode == "fwd":
+        def run():
+            with torch.no_grad():
+                return method.fn(q, k, v)
+    else:
+        def run():
+            out = method.fn(q, k, v)
+            return torch.autograd.grad(out, (q, k, v), do)
+    return run
+
+
+def rel_err(x, ref):
+    x = x.double()
+    if not torch.isfinite(x).all():
+        return float("inf")
+    return float((x - ref).norm() / ref.norm())
+
+
+def check_correctness(method, B, H, T, D, dtype, device, grads=True, seed=1):
+    """Relative errors of out (and dq, dk, dv) against float64 on the same rounded inputs."""
+    q, k, v, do = make_inputs(B, H, T, D, dtype, device, seed, method.layout, grad=grads)
+    out = method.fn(q, k, v)
+    qd, kd, vd, dod = (to_bhtd(x, method.layout).detach().double().requires_grad_(grads) for x in (q, k, v, do))
+    ref = reference(method, qd, kd, vd)
+    res = {"method": method.name, "B": B, "H": H, "T": T, "dtype": str(dtype).replace("torch.", ""),
+           "err_out": rel_err(to_bhtd(out, method.layout).detach(), ref.detach())}
+    if grads:
+        g = torch.autograd.grad(out, (q, k, v), do)
+        g_ref = torch.autograd.grad(ref, (qd, kd, vd), dod)
+        for name, a, b in zip(("dq", "dk", "dv"), g, g_ref):
+            res["err_" + name] = rel_err(to_bhtd(a, method.layout), b)
+    return res
+
+
+def cumsum_precision(T_list, device, dtype=torch.bfloat16, B=1, H=2, D=64, seed=2):
+    """The cumsum form on bfloat16 inputs with its running state S_t stored in bfloat16 vs in float32.
+
+    The bfloat16 state is what a naive port does; its error grows with T (notebook 10)."""
+    rows = []
+    for T in T_list:
+        q, k, v, _ = make_inputs(B, H, T, D, dtype, device, seed)
+        fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
+        ref = linear_attention_from_features(fq.double(), fk.double(), v.double(), causal=True)
+        for state in (dtype, torch.float32):
+            out = linear_attention_from_features(fq, fk, v, causal=True, acc_dtype=state)
+            rows.append({"T": T, "state_dtype": str(state).replace("torch.", ""), "err_out": rel_err(out, ref)})
+        del q, k, v, fq, fk, ref, out
+    return rows
+
+
+def profile(method, mode, T, args, device, top=12):
+    """Kernel-time table of one call (3 calls profiled) with torch.profiler: where the time goes."""
+    q, k, v, do = make_inputs(args.B, args.H, T, args.D, args.dtype, device, seed=T, layout=method.layout,
+                              grad=(mode == "fwd+bwd"))
+    fn = call(method, mode, q, k, v, do)
+    fn()
+    acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch.profiler.profile(activities=acts) as prof:
+        for _ in range(3):
+            fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    events = prof.key_averages()
+    dev_time = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0  # noqa: E731
+    key = "device_time_total" if device.type == "cuda" else "cpu_time_total"
+    try:
+        table = events.table(sort_by=key, row_limit=top)
+    except Exception:                                   # older torch: the key is cuda_time_total
+        table = events.table(sort_by="cuda_time_total", row_limit=top)
+    kernels = sorted(((e.key, dev_time(e) / 3e3, e.count // 3) for e in events if dev_time(e) > 0 and e.device_type ==
+                      torch.autograd.DeviceType.CUDA), key=lambda r: -r[1])
+    return table, [{"kernel": n[:120], "ms_per_call": t, "launches_per_call": c} for n, t, c in kernels[:top]]
+
+
+def ceilings(device):
+    """Measured ceilings: device-to-device copy bandwidth and bf16 matmul rate (CUDA only)."""
+    timer = Timer(device, budget_s=0.3, min_reps=10)
+    x = torch.empty(2**30, dtype=torch.float32, device=device).uniform_()
+    y = torch.empty_like(x)
+    ms, _ = timer.median_ms(lambda: y.copy_(x))
+    copy = 2 * x.numel() * 4 / (ms * 1e-3) / 1e12
+    del x, y
+    a, b = (torch.randn(8192, 8192, device=device, dtype=torch.bfloat16) for _ in range(2))
+    ms, _ = timer.median_ms(lambda: a @ b)
+    return {"copy_TBps": copy, "bf16_matmul_TFLOPs": 2 * 8192**3 / (ms * 1e-3) / 1e12}
+
+
+def versions(device):
+    v = {"python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform()}
+    for pkg in ("numpy", "triton", "fla-core", "flash-linear-attention"):
+        try:
+            v[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    if device.type == "cuda":
+        v["cuda"] = torch.version.cuda
+        v["cudnn"] = torch.backends.cudnn.version()
+        v["gpu"] = torch.cuda.get_device_name(device)
+        v["gpu_memory_gib"] = round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
+    else:
+        v["cpu"] = platform.processor() or platform.machine()
+        v["threads"] = torch.get_num_threads()
+    return v
+
+
+# ----------------------------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------------------------
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default=None, choices=sorted(DTYPES), help="default: bfloat16 on cuda, float32 on cpu")
+    p.add_argument("--B", type=int, default=None)
+    p.add_argument("--H", type=int, default=None)
+    p.add_argument("--D", type=int, default=64)
+    p.add_argument("--T", default=None, help="comma-separated lengths (default: 1k..64k on cuda, 256..2048 on cpu)")
+    p.add_argument("--methods", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--modes", default="fwd,fwd+bwd")
+    p.add_argument("--compiled-chunk", type=int, default=64)
+    p.add_argument("--compile-mode", default=None)
+    p.add_argument("--compile-dynamic", default=None, choices=[None, "true", "false"],
+                   help="torch.compile dynamic= (default None: automatic, recompiles once when T changes)")
+    p.add_argument("--budget-s", type=float, default=None, help="time budget per timed case (default 0.3 cuda, 0.5 cpu)")
+    p.add_argument("--deadline-s", type=float, default=None, help="stop starting new timed cases after this many s")
+    p.add_argument("--check-T", type=int, default=None, help="length of the small correctness check (default 1024 cuda, 256 cpu)")
+    p.add_argument("--no-long-check", action="store_true", help="skip the output-error check at the longest T")
+    p.add_argument("--warm-only", action="store_true", help="make every first call (compile, autotune), time nothing")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/local/<device>-<date>.json)")
+    p.add_argument("--profile-T", type=int, default=None,
+                   help="also profile chunked_compiled and fla_chunk (fwd, fwd+bwd) at this T; tables to <out>.profile.txt")
+    p.add_argument("--max-T-recurrent", type=int, default=None, help="longest T for the Python-loop method")
+    p.add_argument("--quiet", action="store_true")
+    a = p.parse_args(argv)
+    cuda = a.device.startswith("cuda")
+    a.dtype = DTYPES[a.dtype or ("bfloat16" if cuda else "float32")]
+    a.B = a.B or (4 if cuda else 1)
+    a.H = a.H or (16 if cuda else 4)
+    a.T = [int(t) for t in a.T.split(",")] if a.T else ([1024 * 2**i for i in range(7)] if cuda else [256, 512, 1024, 2048])
+    a.modes = [m for m in a.modes.split(",") if m]
+    a.budget_s = a.budget_s or (0.3 if cuda else 0.5)
+    a.check_T = a.check_T or (1024 if cuda else 256)
+    a.compile_dynamic = {None: None, "true": True, "false": False}[a.compile_dynamic]
+    for m in a.modes:
+        if m not in MODES:
+            p.error(f"--modes: {m!r} is not one of {MODES}")
+    return a
+
+
+def main(argv=None):
+    args = parse(argv)
+    device = torch.device(args.device)
+    say = (lambda *a: None) if args.quiet else functools.partial(print, flush=True)
+    t_start = time.perf_counter()
+    try:                                              # sweeping lengths with dynamic=False recompiles per shape
+        torch._dynamo.config.recompile_limit = 64
+    except AttributeError:
+        torch._dynamo.config.cache_size_limit = 64
+    methods = make_methods(args)
+    if args.max_T_recurrent:
+        next(m for m in methods if m.name == "recurrent").max_T[device.type] = args.max_T_recurrent
+    if args.methods:
+        wanted = args.methods.split(",")
+        unknown = set(wanted) - {m.name for m in methods}
+        if unknown:
+            raise SystemExit(f"--methods: unknown {sorted(unknown)}; choose from {[m.name for m in methods]}")
+        methods = [m for m in methods if m.name in wanted]
+    if any(m.name == "fla_chunk" for m in methods) and not (device.type == "cuda" and fla_available()):
+        if device.type != "cuda":
+            print("fla_chunk skipped: flash-linear-attention needs a CUDA device")
+        methods = [m for m in methods if m.name != "fla_chunk"]
+
+    record = {"meta": {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                       "command": "python -m benchmarks.speed " + " ".join(sys.argv[1:] if argv is None else argv),
+                       "device": str(device), "dtype": str(args.dtype).replace("torch.", ""),
+                       "B": args.B, "H": args.H, "D": args.D, "phi": PHI, "T": args.T,
+                       "compiled_chunk": args.compiled_chunk, "compile_mode": args.compile_mode,
+                       "compile_dynamic": args.compile_dynamic, "warm_only": args.warm_only,
+                       "versions": versions(device),
+                       "timing": "median of >= 5 repeats after one warm-up call; CUDA events with L2 flush "
+                                 "(cuda) or perf_counter (cpu); fwd under no_grad; fwd+bwd = forward + "
+                                 "autograd.grad wrt q, k, v; peak memory includes inputs"},
+              "methods": {m.name: m.label for m in methods},
+              "ceilings": None, "results": [], "correctness": [], "precision": []}
+    out_path = args.out or os.path.join("benchmarks", "results", "local",
+                                        f"{device.type}-{datetime.date.today().isoformat()}.json")
+
+    def save():
+        if args.warm_only and not args.out:
+            return
+        os.makedirs(os.path.dirname(out_path) or ".", exist_ok=True)
+        with open(out_path, "w") as f:
+            json.dump(record, f, indent=1)
+
+    timer = Timer(device, args.budget_s)
+    if device.type == "cuda" and not args.warm_only:
+        record["ceilings"] = ceilings(device)
+        say(f"ceilings: copy {record['ceilings']['copy_TBps']:.2f} TB/s, "
+            f"bf16 matmul {record['ceilings']['bf16_matmul_TFLOPs']:.0f} TFLOP/s")
+
+    # --- timed sweep: method by method (most important first), T ascending -----------------------
+    for method in methods:
+        cap = method.max_T.get(device.type, max(args.T))
+        for mode in args.modes:
+            stop = None
+            for T in args.T:
+                row = {"method": method.name, "mode": mode, "T": T, "ms": None, "peak_gib": None, "status": "ok"}
+                if T > cap:
+                    row["status"] = f"skipped: beyond this method's max T ({cap}) on {device.type}"
+                elif stop:
+                    row["status"] = "skipped: " + stop
+                elif args.deadline_s and time.perf_counter() - t_start > args.deadline_s:
+                    row["status"] = "skipped: harness deadline"
+                else:
+                    try:
+                        q, k, v, do = make_inputs(args.B, args.H, T, args.D, args.dtype, device, seed=T,
+                                                  layout=method.layout, grad=(mode == "fwd+bwd"))
+                        fn = call(method, mode, q, k, v, do)
+                        row["first_call_s"] = timer.once(fn)
+                        if not args.warm_only:
+                            row["ms"], times = timer.median_ms(fn)
+                            row["reps"] = len(times)
+                            row["ms_min"], row["ms_max"] = min(times), max(times)
+                            row["peak_gib"] = timer.peak_gib(fn)
+                            row["inputs_gib"] = sum(x.numel() * x.element_size() for x in
+                                                    ((q, k, v, do) if mode == "fwd+bwd" else (q, k, v))) / 2**30
+                            if row["ms"] > 20000 * args.budget_s:
+                                stop = f"previous T took {row['ms']:.0f} ms"
+                    except OOM as e:
+                        row["status"] = "OOM: " + str(e).split("\n")[0][:160]
+                        stop = f"OOM at T={T}"
+                    except RuntimeError as e:
+                        if "out of memory" not in str(e).lower():
+                            raise
+                        row["status"] = "OOM: " + str(e).split("\n")[0][:160]
+                        stop = f"OOM at T={T}"
+                    finally:
+                        q = k = v = do = fn = None
+                        if device.type == "cuda":
+                            torch.cuda.empty_cache()
+                record["results"].append(row)
+                if row["status"] == "ok":
+                    say(f"{method.name:18s} {mode:8s} T={T:6d}  "
+                        + (f"{row['ms']:9.3f} ms  peak {row['peak_gib'] if row['peak_gib'] is None else round(row['peak_gib'], 2)} GiB"
+                           if row["ms"] is not None else f"first call {row['first_call_s']:.1f} s"))
+                else:
+                    say(f"{method.name:18s} {mode:8s} T={T:6d}  {row['status']}")
+                save()
+
+    # --- correctness against float64 ------------------------------------------------------------
+    B_small, H_small = (2, 4) if device.type == "cuda" else (1, 2)
+    for method in methods:
+        if args.check_T > method.max_T.get(device.type, args.check_T):
+            continue
+        res = check_correctness(method, B_small, H_small, args.check_T, args.D, args.dtype, device)
+        record["correctness"].append(res)
+        save()
+    long_T = max(args.T)
+    if not args.no_long_check:
+        for method in methods:
+            if method.kind != "linear" or method.name in ("quadratic", "recurrent", "cumsum"):
+                continue
+            res = check_correctness(method, 1, 2, long_T, args.D, args.dtype, device, grads=False)
+            record["correctness"].append(res)
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            save()
+    if not args.warm_only:
+        record["precision"] = cumsum_precision(sorted({min(args.T), 4 * min(args.T), min(long_T, 16384)}), device)
+    if args.profile_T and not args.warm_only:
+        record["profile"] = []
+        with open(out_path + ".profile.txt", "w") as f:
+            for method in methods:
+                if method.name not in ("chunked_compiled", "fla_chunk"):
+                    continue
+                for mode in args.modes:
+                    table, kernels = profile(method, mode, args.profile_T, args, device)
+                    f.write(f"== {method.name} {mode} T={args.profile_T} (3 calls)\n{table}\n")
+                    record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
+                                              "kernels": kernels})
+    record["meta"]["wall_s"] = time.perf_counter() - t_start
+    save()
+    if not args.quiet and not args.warm_only:
+        print_tables(record)
+        print(f"\nwrote {out_path}  ({record['meta']['wall_s']:.0f} s)")
+    return record
+
+
+def print_tables(record):
+    rows = record["results"]
+    Ts = sorted({r["T"] for r in rows})
+    names = list(dict.fromkeys(r["method"] for r in rows))
+    for mode in MODES:
+        if not any(r["mode"] == mode for r in rows):
+            continue
+        for what, key, fmt in (("time, ms (median)", "ms", "{:9.3f}"), ("peak memory, GiB", "peak_gib", "{:9.2f}")):
+            if key == "peak_gib" and all(r["peak_gib"] is None for r in rows):
+                continue
+            print(f"\n{mode}: {what}   [{record['meta']['dtype']}, B={record['meta']['B']} H={record['meta']['H']} "
+                  f"D={record['meta']['D']}, {record['meta']['versions'].get('gpu', record['meta']['device'])}]")
+            print(f"{'method':18s}" + "".join(f"{T:>10d}" for T in Ts))
+            for name in names:
+                cells = []
+                for T in Ts:
+                    r = next((r for r in rows if r["method"] == name and r["mode"] == mode and r["T"] == T), None)
+                    if r is None or r[key] is None:
+                        cells.append(f"{'OOM' if r and r['status'].startswith('OOM') else '-':>10s}")
+                    else:
+                        cells.append(" " + fmt.format(r[key]))
+                print(f"{name:18s}" + "".join(cells))
+    if record["correctness"]:
+        print("\ncorrectness: relative error vs float64 on the same inputs")
+        print(f"{'method':18s}{'B,H,T':>16s}{'out':>10s}{'dq':>10s}{'dk':>10s}{'dv':>10s}")
+        for c in record["correctness"]:
+            e = [f"{c[k]:10.2e}" if k in c else f"{'-':>10s}" for k in ("err_out", "err_dq", "err_dk", "err_dv")]
+            print(f"{c['method']:18s}{c['B']:>6d},{c['H']:>3d},{c['T']:>6d}" + "".join(e))
+    if record["precision"]:
+        print("\ncumsum form on bfloat16 inputs: running state in bfloat16 vs float32 (relative error of out)")
+        for p in record["precision"]:
+            print(f"  T={p['T']:6d}  state {p['state_dtype']:9s} {p['err_out']:.2e}")
+
+
+if __name__ == "__main__":
+    main()

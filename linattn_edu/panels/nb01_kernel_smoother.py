@@ -1,0 +1,83 @@
+"""Notebook 01 panel: softmax weights next to the weights a feature map phi gives.
+
+Sliders: feature map, temperature tau, n, row -> two n x n heatmaps of attention weights
+
+    softmax:      A_ij = exp(q_i . k_j / tau) / sum_l exp(q_i . k_l / tau)
+    feature map:  W_ij = phi(q_i') . phi(k_j') / sum_l phi(q_i') . phi(k_l'),   q' = q / sqrt(tau), k' = k / sqrt(tau)
+
+(so that phi(q') . phi(k') ~ exp(q . k / tau) for the Taylor and random maps), and one row of each
+side by side, with the total-variation distance TV_i = 1/2 sum_j |A_ij - W_ij| per row.
+
+Both matrices come from the library: A from ``attention_weights(q, k, scale=1/tau)``, W from
+``kernel_attention(q', k', I_n, phi)`` (with V = I_n, the output of attention *is* its weight matrix).
+"""
+import functools
+
+import numpy as np
+
+from .. import numpy as lnp
+
+FEATURE_MAPS = ("elu_plus_one", "relu_features", "taylor_features", "positive_random")
+
+DEFAULTS = dict(feature_map="taylor_features", temperature=2.0, n=24, row=12, d=4, m_random=64, seed=0)
+
+
+def make_qk(n, d, seed=0):
+    """The panel's queries and keys: (n, d) each, entries N(0, 1), fixed seed."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+
+
+def phi_for(name, d, m_random=64, seed=0):
+    """The library feature map called `name`; "positive_random" = positive random features with m_random draws."""
+    if name not in FEATURE_MAPS:
+        raise ValueError(f"feature_map must be one of {FEATURE_MAPS} (got {name!r})")
+    if name == "positive_random":
+        w = lnp.gaussian_projection(m_random, d, seed=seed + 1)                # (m, d)
+        return functools.partial(lnp.positive_features, w=w)
+    return name
+
+
+def compute(feature_map="taylor_features", temperature=2.0, n=24, row=12, d=4, m_random=64, seed=0):
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0 (got temperature = {temperature!r})")
+    q, k = make_qk(n, d, seed)
+    A = lnp.attention_weights(q, k, scale=1.0 / temperature)                  # (n, n), rows sum to 1
+    phi = phi_for(feature_map, d, m_random, seed)
+    s = temperature ** -0.5
+    W = lnp.kernel_attention(q * s, k * s, np.eye(n), phi)                    # (n, n): weights, V = I
+    tv = 0.5 * np.abs(A - W).sum(axis=1)                                      # (n,)
+    row = int(min(max(row, 0), n - 1))
+    empty_rows = int(np.sum(W.sum(axis=1) == 0))            # relu: phi(q_i) = 0, no similarity mass
+    return {"A": A, "W": W, "tv": tv, "row": row, "feature_map": feature_map, "empty_rows": empty_rows,
+            "temperature": float(temperature), "n": n}
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(10, 3.2))
+    fig.clear()
+    ax_a, ax_w, ax_r = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.4]})
+    A, W, i = result["A"], result["W"], result["row"]
+    vmax = max(A.max(), W.max())
+    for ax, M, title in ((ax_a, A, f"softmax, tau = {result['temperature']:.2g}"),
+                         (ax_w, W, result["feature_map"] + (f" ({result['empty_rows']} rows all 0)"
+                                                              if result["empty_rows"] else ""))):
+        ax.imshow(M, cmap="Greys", vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
+        ax.axhline(i, color="tab:orange", lw=1, ls="--")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("key j")
+        ax.set_ylabel("query i")
+    j = np.arange(result["n"])
+    ax_r.plot(j, A[i], "o-", color="black", ms=3, label="softmax")
+    ax_r.plot(j, W[i], "s--", color="tab:orange", ms=3, mfc="none", label=result["feature_map"])
+    ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean over rows {result['tv'].mean():.3f})",
+                   fontsize=9)
+    ax_r.set_xlabel("key j")
+    ax_r.set_ylabel("weight of key j for query i")
+    ax_r.legend(fontsize=8)
+    fig.suptitle(f"attention weights (white = 0, black = {vmax:.2f}); dashed line: the row on the right",
+                 fontsize=9)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.35)
+    return fig

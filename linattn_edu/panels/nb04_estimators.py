@@ -1,0 +1,107 @@
+"""Notebook 04 panel: the three random-feature estimators of SM(x, y) = exp(x . y), sampled and exact.
+
+Sliders |x|, |y|, angle, m, iid/orthogonal -> histograms of the estimates (one per independent
+projection w) and their Monte-Carlo MSE next to Lemma 2 (``linattn_edu.theory``).
+
+``sample_kernel_estimates`` is also what notebook 04 and tests/test_theory.py use to sample the
+estimators: it calls the library's feature maps, never a re-implementation.
+"""
+import numpy as np
+
+from .. import numpy as lnp
+from .. import theory
+
+KINDS = ("trig", "positive", "hyperbolic")
+_FEATURES = {"trig": lnp.trig_features, "positive": lnp.positive_features, "hyperbolic": lnp.hyperbolic_features}
+
+DEFAULTS = dict(norm_x=1.0, norm_y=1.0, angle=1.0, m=16, orthogonal=False, d=16, reps=1000, seed=0)
+
+
+def draw_projections(m, d, reps, orthogonal=False, seed=0):
+    """reps independent projections w: (m, d), as one (reps, m, d) array.
+
+    orthogonal=True: each projection is the first m rows of its own ceil(m/d) blocks of
+    ``gaussian_projection(..., orthogonal=True)``, so rows inside a projection are orthogonal (m <= d).
+    """
+    blocks = -(-m // d) if orthogonal else 1
+    rows = blocks * d if orthogonal else m
+    w = lnp.gaussian_projection(reps * rows, d, orthogonal=orthogonal, seed=seed)   # (reps*rows, d)
+    return w.reshape(reps, rows, d)[:, :m]                                           # (reps, m, d)
+
+
+def sample_kernel_estimates(x, y, m, kind, reps, orthogonal=False, seed=0):
+    """reps independent estimates phi(x) . phi(y) of exp(x . y), each with its own w: (m, d).
+
+    x, y: (d,). kind: "trig" | "positive" | "hyperbolic" (m draws; trig and hyperbolic give 2m
+    coordinates). All reps are computed in one library call on the stacked (reps*m, d) projection:
+    the library's 1/sqrt(reps*m) (or 1/sqrt(2 reps*m)) normalisation becomes the per-projection
+    1/sqrt(m) after multiplying by sqrt(reps). Returns (reps,).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
+    d = x.shape[-1]
+    w = draw_projections(m, d, reps, orthogonal, seed).reshape(reps * m, d)          # (reps*m, d)
+    fx = _FEATURES[kind](x, w) * np.sqrt(reps)                                       # (reps*m,) or (2*reps*m,)
+    fy = _FEATURES[kind](y, w) * np.sqrt(reps)
+    parts = 1 if kind == "positive" else 2
+    prod = (fx * fy).reshape(parts, reps, m)                                         # (parts, reps, m)
+    return prod.sum(axis=(0, 2))                                                     # (reps,)
+
+
+def mc_mse(estimates, truth):
+    """Monte-Carlo MSE of an estimator and its standard error: mean and std/sqrt(R) of (est - truth)^2."""
+    sq = (np.asarray(estimates) - truth) ** 2
+    return float(sq.mean()), float(sq.std(ddof=1) / np.sqrt(sq.size))
+
+
+def compute(norm_x=1.0, norm_y=1.0, angle=1.0, m=16, orthogonal=False, d=16, reps=1000, seed=0):
+    x, y = theory.vectors_at_angle(norm_x, norm_y, angle, d)
+    sm = float(theory.softmax_kernel(x, y))
+    formulas = {"trig": theory.mse_trig(x, y, m), "positive": theory.mse_positive(x, y, m),
+                "hyperbolic": theory.mse_hyperbolic(x, y, m)}
+    res = {"sm": sm, "m": m, "orthogonal": orthogonal, "estimates": {}, "mc_mse": {}, "mc_se": {},
+           "formula_mse": {k: float(v) for k, v in formulas.items()}}
+    for i, kind in enumerate(KINDS):
+        est = sample_kernel_estimates(x, y, m, kind, reps, orthogonal and m <= d, seed + i)
+        res["estimates"][kind] = est
+        res["mc_mse"][kind], res["mc_se"][kind] = mc_mse(est, sm)
+    res["ortho_bound"] = float(theory.mse_orthogonal_bound(x, y, m)) if m <= d else float("nan")
+    return res
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(10, 3.4))
+    fig.clear()
+    axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
+    ax = axes[0]
+    sm = result["sm"]
+    ests = result["estimates"]
+    lo = min(np.percentile(e, 0.5) for e in ests.values())
+    hi = max(np.percentile(e, 99.5) for e in ests.values())
+    bins = np.linspace(lo, hi, 60)
+    for kind, hatch, ls in zip(KINDS, ("//", "", ".."), ("-", "--", ":")):
+        ax.hist(ests[kind], bins=bins, histtype="step", linestyle=ls, lw=1.6, label=kind, density=True)
+    ax.axvline(sm, color="k", lw=1, label=f"SM = {sm:.3g}")
+    ax.set_xlabel("estimate of SM(x, y) = exp(x·y)")
+    ax.set_ylabel("density")
+    ax.set_title(f"{len(ests['trig'])} projections, m = {result['m']} draws"
+                 + (" (orthogonal)" if result["orthogonal"] else " (iid)"), fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    pos = np.arange(len(KINDS))
+    mc = [result["mc_mse"][k] for k in KINDS]
+    se = [result["mc_se"][k] for k in KINDS]
+    ax.errorbar(pos, mc, yerr=[2 * s for s in se], fmt="o", color="k", capsize=4, label="Monte Carlo ± 2 SE")
+    ax.scatter(pos, [result["formula_mse"][k] for k in KINDS], marker="_", s=400, color="tab:red",
+               label="Lemma 2 (iid)")
+    if result["orthogonal"] and np.isfinite(result["ortho_bound"]):
+        ax.scatter([1], [result["ortho_bound"]], marker="v", color="tab:blue", label="Thm 2 bound (ort.)")
+    ax.set_xticks(pos, KINDS)
+    ax.set_xlabel("estimator")
+    ax.set_yscale("log")
+    ax.set_ylabel("MSE")
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
+    return fig

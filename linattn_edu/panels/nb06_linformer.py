@@ -1,0 +1,98 @@
+"""Notebook 06 panel: is softmax attention low rank, and how well do rank-k shortcuts do?
+
+Sliders n, k, input structure -> the singular values of P = softmax(Q K^T / sqrt(d)) and the relative
+output error ||P~ V - P V|| / ||P V|| against k for three rank-k shortcuts:
+    best rank k (truncated SVD of P; Eckart-Young: the best any rank-k matrix can do),
+    a JL projection P R^T R with R: (k, n), entries N(0, 1/k) (Linformer's Theorem 1),
+    Linformer itself, softmax(Q (E K)^T / sqrt(d)) (F V), with E = F = R (untrained, random) and with
+    E = F = mean pooling over k blocks of positions (one of the paper's fixed choices).
+"""
+import numpy as np
+
+from .. import numpy as lnp
+
+STRUCTURES = ("random", "few tokens", "local")
+DEFAULTS = dict(n=128, k=32, structure="random", d=32, d_v=8, seed=0)
+
+
+def make_inputs(n, d, structure, seed=0):
+    """q, k: (n, d) of a given structure (seeded).
+
+    random:      entries N(0, 1): attention neither uniform nor one-hot
+    few tokens:  every row is one of 8 random 'token' vectors (scale 1.5): P has at most 8 distinct
+                 rows and columns, so rank(P) <= 8
+    local:       q_i = k_i = sinusoidal position code: q_i . k_j depends on i - j and peaks at i = j,
+                 so P is a band around the diagonal (high rank)
+    """
+    rng = np.random.default_rng(seed)
+    if structure == "random":
+        return rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    if structure == "few tokens":
+        vocab = 1.5 * rng.standard_normal((8, d))
+        return vocab[rng.integers(0, 8, n)], vocab[rng.integers(0, 8, n)]
+    if structure == "local":
+        freqs = 2 * np.pi / np.geomspace(4, 4 * n, d // 2)                   # (d/2,) wavelengths 4 .. 4n
+        ang = np.arange(n)[:, None] * freqs[None, :]                        # (n, d/2)
+        x = 2.0 * np.concatenate([np.cos(ang), np.sin(ang)], axis=1)        # (n, d); q.k/sqrt(d) = 4 sum cos / sqrt(d)
+        return x, x.copy()
+    raise ValueError(f"structure must be one of {STRUCTURES} (got {structure!r})")
+
+
+def jl_matrix(k, n, seed=0):
+    """R: (k, n) with entries N(0, 1/k), so that E[R^T R] = I_n."""
+    return np.random.default_rng(seed).standard_normal((k, n)) / np.sqrt(k)
+
+
+def pooling_matrix(k, n):
+    """E: (k, n) averaging k contiguous blocks of positions (Linformer's pooling option; block sizes differ by <= 1)."""
+    E = np.zeros((k, n))
+    for i, block in enumerate(np.array_split(np.arange(n), k)):
+        E[i, block] = 1.0 / block.size
+    return E
+
+
+def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
+    q, kk = make_inputs(n, d, structure, seed)
+    v = np.random.default_rng(seed + 1).standard_normal((n, d_v))
+    P = lnp.attention_weights(q, kk)                                         # (n, n)
+    U, s, Vt = np.linalg.svd(P)
+    out = P @ v
+    norm_out = np.linalg.norm(out)
+    ks = np.unique(np.clip(np.round(np.geomspace(2, n, 12)).astype(int), 1, n))
+    ks = np.union1d(ks, [k])
+    err = {"best rank k (SVD)": [], "JL: P R^T R": [], "Linformer (E = F = R)": [], "Linformer (mean pooling)": []}
+    for j in ks:
+        P_k = (U[:, :j] * s[:j]) @ Vt[:j]                                   # truncated SVD
+        R = jl_matrix(int(j), n, seed + 2)
+        err["best rank k (SVD)"].append(np.linalg.norm(P_k @ v - out) / norm_out)
+        err["JL: P R^T R"].append(np.linalg.norm(P @ (R.T @ (R @ v)) - out) / norm_out)
+        err["Linformer (E = F = R)"].append(np.linalg.norm(lnp.linformer_attention(q, kk, v, R, R) - out) / norm_out)
+        E = pooling_matrix(int(j), n)
+        err["Linformer (mean pooling)"].append(np.linalg.norm(lnp.linformer_attention(q, kk, v, E, E) - out) / norm_out)
+    return {"singular_values": s, "ks": ks, "errors": {key: np.array(e) for key, e in err.items()},
+            "k": k, "n": n, "structure": structure,
+            "energy_at_k": float(np.sum(s[:k] ** 2) / np.sum(s ** 2))}
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(10, 3.4))
+    fig.clear()
+    ax1, ax2 = fig.subplots(1, 2)
+    s = result["singular_values"]
+    ax1.semilogy(np.arange(1, s.size + 1), s / s[0], "k.-", ms=3)
+    ax1.axvline(result["k"], color="gray", ls=":")
+    ax1.set_ylim(max(1e-17, (s / s[0]).min() / 2), 2)
+    ax1.set_xlabel("index i")
+    ax1.set_ylabel("σ_i / σ_1 of P")
+    ax1.set_title(f"{result['structure']}, n = {result['n']}: {100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k",
+                  fontsize=9)
+    for (name, e), st in zip(result["errors"].items(), ("o-", "s--", "^:", "d-.")):
+        ax2.loglog(result["ks"], np.maximum(e, 1e-17), "k" + st, mfc="white", label=name)
+    ax2.axvline(result["k"], color="gray", ls=":")
+    ax2.set_xlabel("k")
+    ax2.set_ylabel("‖P~V − PV‖ / ‖PV‖")
+    ax2.legend(fontsize=7)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
+    return fig

@@ -1,0 +1,65 @@
+"""Notebook 07 panel: a constant decay a, as a forgetting window.
+
+Half-life h (tokens) -> a = 2^(-1/h), log a_t = log a for every t. The panel shows
+
+    L_ij = prod_{j < t <= i} a_t = a^(i - j)     the decay mask of (L ∘ Q K^T) V   (from lnp.decay_mask)
+    row n of L: the weight token j still has in the last output, against the distance n - j
+    horizon: how far back a token keeps at least 1% of its weight, ceil(log 0.01 / log a)
+    effective memory: sum_j L_nj = (1 - a^n) / (1 - a) -> 1 / (1 - a) tokens for long n
+
+and checks the quadratic form against the recurrence (lnp.decayed_linear_attention) on random q, k, v.
+"""
+import math
+
+import numpy as np
+
+from .. import numpy as lnp
+
+DEFAULTS = dict(half_life=8.0, n=48, seed=0)
+READABLE = 0.01                       # "can still be read": weight >= 1% of a fresh token's
+
+
+def compute(half_life=8.0, n=48, seed=0, d=4):
+    n = int(n)
+    a = 2.0 ** (-1.0 / half_life)
+    log_decay = np.full(n, math.log(a))
+    L = lnp.decay_mask(log_decay)                                        # (n, n)
+    rng = np.random.default_rng(seed)
+    q, k, v = rng.standard_normal((3, n, d))
+    out, _ = lnp.decayed_linear_attention(q, k, v, log_decay)           # the recurrence
+    quadratic = (L * (q @ k.T)) @ v                                      # (L ∘ Q K^T) V
+    horizon = math.ceil(math.log(READABLE) / math.log(a))
+    return {"a": a, "half_life": half_life, "n": n, "L": L, "last_row": L[-1], "out": out,
+            "horizon": horizon, "effective_memory": float(L[-1].sum()), "limit_memory": 1.0 / (1.0 - a),
+            "max_diff_quadratic_vs_recurrent": float(np.abs(quadratic - out).max())}
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(10, 3.0))
+    fig.clear()
+    ax_m, ax_w, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
+    n = result["n"]
+    ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
+    ax_m.set_title(f"decay mask L (a = {result['a']:.3f})", fontsize=9)
+    ax_m.set_xlabel("key position j")
+    ax_m.set_ylabel("query position i")
+    dist = np.arange(n)[::-1]                                            # n - 1 - j for j = 0..n-1
+    ax_w.plot(dist, result["last_row"], color="0.2", marker=".", ms=3)
+    ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
+    ax_w.axvline(result["horizon"], color="tab:orange", ls="--", lw=1,
+                 label=f"horizon {result['horizon']} tokens (weight >= 1%)")
+    ax_w.axvline(result["half_life"], color="0.4", ls="-.", lw=1, label=f"half-life {result['half_life']:g}")
+    ax_w.set_xlabel("distance back from the last token")
+    ax_w.set_ylabel("weight L_nj")
+    ax_w.set_title(f"effective memory sum_j L_nj = {result['effective_memory']:.1f} tokens", fontsize=9)
+    ax_w.legend(fontsize=7)
+    out = result["out"]
+    for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-.")):
+        ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)
+    ax_o.set_xlabel("token t")
+    ax_o.set_ylabel("o_t (4 dims)")
+    ax_o.set_title(f"output; quadratic vs recurrent: {result['max_diff_quadratic_vs_recurrent']:.0e}", fontsize=9)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.35)
+    return fig

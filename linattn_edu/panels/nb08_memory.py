@@ -1,0 +1,84 @@
+"""Notebook 08 panel: the state as a key -> value memory, additive (linear attention) vs delta rule.
+
+Store N pairs (k_i, v_i) with unit keys of pairwise correlation rho (k_i = normalised(sqrt(1-rho) e_i +
+sqrt(rho) u), u shared, e_i orthonormal for i <= d, random after), then read each key back: recall_i = S^T k_i.
+
+    additive:   S = sum_i k_i v_i^T                               (lnp.decayed_linear_attention, a = 1)
+    delta rule: S_i = S_{i-1} + beta k_i (v_i - S_{i-1}^T k_i)^T  (lnp.delta_rule_attention)
+
+relative recall error = mean_i ||S^T k_i - v_i|| / ||v_i||, shown for the chosen N and against N.
+"""
+import numpy as np
+
+from .. import numpy as lnp
+
+DEFAULTS = dict(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0)
+
+
+def make_pairs(n_pairs, d, key_corr, seed=0):
+    """Unit keys with pairwise correlation about key_corr, and Gaussian values: k (N, d), v (N, d).
+
+    The private parts e_i are orthonormal for the first d keys (a QR basis), random unit vectors after:
+    with key_corr = 0 the first d keys are exactly orthogonal, so any interference comes from
+    correlation or from N > d."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    extra = rng.standard_normal((max(n_pairs - d, 0), d))
+    extra /= np.linalg.norm(extra, axis=-1, keepdims=True)
+    e = np.concatenate([basis.T, extra])[:n_pairs]
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    k = np.sqrt(1 - key_corr) * e + np.sqrt(key_corr) * u
+    k /= np.linalg.norm(k, axis=-1, keepdims=True)
+    v = rng.standard_normal((n_pairs, d))
+    return k, v
+
+
+def recall_errors(k, v, beta):
+    """(additive error, delta-rule error) after storing all rows of k, v and querying with k."""
+    n = k.shape[0]
+    _, S_add = lnp.decayed_linear_attention(k, k, v, np.zeros(n))
+    _, S_delta = lnp.delta_rule_attention(k, k, v, np.full(n, float(beta)))
+    err = lambda S: float(np.mean(np.linalg.norm(k @ S - v, axis=-1) / np.linalg.norm(v, axis=-1)))
+    return err(S_add), err(S_delta)
+
+
+def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
+    n_pairs, d = int(n_pairs), int(d)
+    k, v = make_pairs(max(n_pairs, 2 * d), d, key_corr, seed)        # one draw; prefixes give each N
+    sweep = np.arange(1, 2 * d + 1)
+    curves = np.array([recall_errors(k[:N], v[:N], beta) for N in sweep])     # (2d, 2)
+    add, delta = recall_errors(k[:n_pairs], v[:n_pairs], beta)
+    gram = k[:n_pairs] @ k[:n_pairs].T
+    off = gram[~np.eye(n_pairs, dtype=bool)]
+    return {"beta": beta, "n_pairs": n_pairs, "d": d, "key_corr": key_corr, "sweep": sweep,
+            "additive_curve": curves[:, 0], "delta_curve": curves[:, 1], "additive_error": add,
+            "delta_error": delta, "mean_abs_key_overlap": float(np.abs(off).mean()) if off.size else 0.0}
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(9, 3.0))
+    fig.clear()
+    ax_c, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
+    s = result["sweep"]
+    ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
+    ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label=f"delta rule (beta = {result['beta']:.2f})")
+    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label=f"N = d_k = {result['d']}")
+    ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label=f"N = {result['n_pairs']}")
+    ax_c.set_xlabel("number of stored pairs N")
+    ax_c.set_ylabel("relative recall error")
+    ax_c.set_ylim(0, max(1.5, 1.05 * float(np.nanmax(result["additive_curve"][: 2 * result["d"]]))) if
+                  np.isfinite(result["additive_curve"]).all() else None)
+    ax_c.set_title(f"key correlation {result['key_corr']:.2f} (mean |k_i . k_j| = "
+                   f"{result['mean_abs_key_overlap']:.2f})", fontsize=9)
+    ax_c.legend(fontsize=7)
+    vals = [result["additive_error"], result["delta_error"]]
+    ax_b.bar(["additive", "delta rule"], vals, color=["0.6", "0.2"])
+    for i, val in enumerate(vals):
+        ax_b.text(i, val, f"{val:.2f}", ha="center", va="bottom", fontsize=8)
+    ax_b.set_ylabel("relative recall error")
+    ax_b.set_title(f"N = {result['n_pairs']} pairs", fontsize=9)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
+    return fig

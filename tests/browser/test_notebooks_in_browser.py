@@ -1,0 +1,482 @@
+"""Every notebook, and every control of every panel, driven in JupyterLab in headless Chromium.
+
+nbval runs the cells but never the JavaScript that renders widgets. This test sees what a student
+sees: for each notebook in notebooks/ it opens the notebook in a real JupyterLab, waits for a kernel
+that is really idle, runs all cells from the Run menu, and checks that no cell shows an error and
+that every widget rendered. Then, for every control of every ``linattn-panel`` (sliders, dropdowns,
+toggle buttons, checkboxes, radio buttons, text boxes) it changes the value through the UI as a user
+would (arrow key on a slider handle, picking another option, clicking), waits until the kernel is
+idle and the panel's output has stopped changing, and asserts that the output changed (image bytes
+or text) and that nothing errored. Screenshots of each panel before and after each change go to
+tests/browser/screenshots/ (kept out of git).
+"""
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# Same rule as conftest.notebook_dir(): LINATTN_BROWSER_NOTEBOOKS overrides notebooks/.
+NOTEBOOK_DIR = Path(os.environ.get("LINATTN_BROWSER_NOTEBOOKS", REPO / "notebooks")).resolve()
+NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
+
+KERNEL_START_TIMEOUT = 90.0   # s: kernel process start + first idle
+RUN_ALL_TIMEOUT = 180.0       # s: one notebook's cells (each should take well under a minute)
+WIDGET_RENDER_TIMEOUT = 30.0  # s: widget views appear after the cells finished
+CHANGE_TIMEOUT = 20.0         # s: a panel must redraw within this after a control changed
+SETTLE_S = 0.4                # s: output unchanged (and kernel idle) this long = settled
+
+# JavaScript run in the page. JupyterLab is started with expose_app_in_browser, so window.jupyterapp
+# gives the notebook *model* (what the UI shows) for exact error / execution-count checks.
+JS_PANEL = """path => {
+  const ws = Array.from(window.jupyterapp.shell.widgets('main'));
+  return ws.find(w => w.context && w.context.path === path && w.content && w.content.model);
+}"""
+
+JS_KERNEL_STATUS = "path => { const p = (" + JS_PANEL + """)(path);
+  if (!p || !p.sessionContext.session || !p.sessionContext.session.kernel) return 'no-kernel';
+  return p.sessionContext.session.kernel.status;
+}"""
+
+JS_CELLS = "path => { const p = (" + JS_PANEL + """)(path);
+  const cells = p.content.model.toJSON().cells;
+  return cells.map((c, i) => ({
+    index: i, type: c.cell_type, count: c.execution_count === undefined ? null : c.execution_count,
+    source: (Array.isArray(c.source) ? c.source.join('') : c.source).slice(0, 200),
+    errors: (c.outputs || []).filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+    widgets: (c.outputs || []).filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
+  }));
+}"""
+
+# Errors as a student sees them: tracebacks rendered anywhere (also inside Output widgets, whose
+# outputs are not in the notebook model), widget views that failed, and "[!]" error prompts.
+JS_VISIBLE_ERRORS = r"""root => {
+  const found = [];
+  for (const el of root.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')) {
+    const t = el.textContent;
+    if (/Traceback \(most recent call last\)/.test(t) || /^\s*\w*(Error|Exception)\b/m.test(t))
+      found.push('traceback: ' + t.trim().split('\n').filter(l => l.trim()).slice(-1)[0].slice(0, 300));
+  }
+  for (const el of root.querySelectorAll('.jp-OutputArea-output')) {
+    if (/Error displaying widget|Error rendering|Could not create (a )?(model|view)/i.test(el.textContent))
+      found.push('widget: ' + el.textContent.trim().slice(0, 300));
+  }
+  for (const el of root.querySelectorAll('.jp-InputArea-prompt'))
+    if (el.textContent.trim().startsWith('[!]')) found.push('cell prompt shows [!] (error)');
+  return found;
+}"""
+
+# Per code cell that has widget outputs in the model: how many widget views the DOM shows.
+JS_RENDERED_VIEWS = """(root, expected) => {
+  const cells = Array.from(root.querySelectorAll('.jp-Notebook .jp-Cell'));
+  return expected.map(([index, n]) => {
+    const cell = cells[index];
+    const outs = cell ? Array.from(cell.querySelectorAll('.jp-OutputArea-output')) : [];
+    const views = outs.filter(o => o.querySelector(':scope > .jupyter-widgets')).length;
+    return {index, expected: n, rendered: views,
+            text: cell ? cell.querySelector('.jp-Cell-outputWrapper').innerText.slice(0, 200) : 'cell not in DOM'};
+  });
+}"""
+
+JS_FINGERPRINT = """el => {
+  const out = el.querySelector(':scope > .widget-output') || el.querySelector('.widget-output');
+  if (!out) return null;
+  const h = out.innerHTML;
+  let x = 0;
+  for (let i = 0; i < h.length; i++) x = (x * 31 + h.charCodeAt(i)) | 0;
+  return {hash: x, len: h.length, imgs: out.querySelectorAll('img').length,
+          text: out.innerText.trim().slice(0, 200)};
+}"""
+
+# Controls of a panel, in order: the widget views inside the panel other than its output. Each is
+# tagged with a data-linattn-control attribute so that Playwright can then drive it like a user.
+JS_CONTROLS = r"""(panel, tag) => {
+  const out = [];
+  const kinds = [
+    ['slider', '.widget-slider'], ['dropdown', '.widget-dropdown'], ['toggle-buttons', '.widget-toggle-buttons'],
+    ['checkbox', '.widget-checkbox'], ['radio', '.widget-radio'], ['select', '.widget-select'],
+    ['select-multiple', '.widget-select-multiple'], ['text', '.widget-text'], ['textarea', '.widget-textarea'],
+    ['toggle-button', '.widget-toggle-button'], ['play', '.widget-play'],
+  ];
+  const passive = ['.widget-label', '.widget-html', '.widget-htmlmath', '.widget-button', '.widget-image',
+                   '.widget-valid', '.widget-inline-hbox.widget-readout'];
+  const walk = (el) => {
+    for (const child of el.children) {
+      if (child.classList.contains('widget-output')) continue;
+      if (child.classList.contains('widget-box')) { walk(child); continue; }
+      const kind = kinds.find(([k, sel]) => child.matches(sel));
+      if (kind) {
+        const label = child.querySelector(':scope > .widget-label, :scope > label');
+        const desc = (label && label.textContent.trim().replace(/\u200b/g, '')) ||
+                     (child.querySelector('.widget-label-basic') || child).textContent.trim().slice(0, 40);
+        const disabled = !!child.querySelector(':disabled') || child.classList.contains('mod-disabled') ||
+                         !!child.querySelector('.noUi-target[disabled]');
+        child.setAttribute('data-linattn-control', tag + '-' + out.length);
+        out.push({kind: kind[0], description: desc, disabled, tag: tag + '-' + out.length});
+      } else if (!passive.some(sel => child.matches(sel))) {
+        out.push({kind: 'unknown', description: child.className, disabled: false});
+      }
+    }
+  };
+  walk(panel);
+  return out;
+}"""
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, f"no notebooks (*.ipynb) found in {NOTEBOOK_DIR}: nothing for the browser tests to check"
+
+
+class Watch:
+    """Front-end problems seen by the page: uncaught exceptions and console errors."""
+
+    IGNORED_CONSOLE = (
+        re.compile(r"favicon", re.I),
+        re.compile(r"Failed to load resource.*(404|lsp|lab/api/(news|update))", re.I),
+    )
+
+    def __init__(self, page):
+        self.clear()
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("console", self._console)
+
+    def clear(self):
+        self.page_errors, self.console_errors = [], []
+
+    def _console(self, msg):
+        if msg.type == "error" and not any(p.search(msg.text) for p in self.IGNORED_CONSOLE):
+            self.console_errors.append(msg.text[:500])
+
+    def problems(self):
+        return [f"uncaught JS exception: {e}" for e in self.page_errors] + \
+               [f"console error: {e}" for e in self.console_errors]
+
+
+def expect(condition, message):
+    """assert with only our message in the report (no expression dump)."""
+    if not condition:
+        raise AssertionError(message)
+
+
+class LabTab:
+    """One browser tab with JupyterLab loaded, reused for all notebooks (loading JupyterLab costs
+    seconds). After a failed notebook the tab is thrown away and the next notebook gets a fresh one."""
+
+    def __init__(self, server, context):
+        self.server, self.context, self.page, self.watch = server, context, None, None
+
+    def get(self):
+        if self.page is None or self.page.is_closed():
+            self.page = self.context.new_page()
+            self.watch = Watch(self.page)
+            self.page.goto(f"{self.server.url}/lab?reset&token={self.server.token}")
+            self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=60_000)
+            self.page.evaluate("() => window.jupyterapp.restored.then(() => true)")
+            self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).wait_for(state="visible")
+        self.watch.clear()
+        return self.page
+
+    def discard(self):
+        if self.page is not None and not self.page.is_closed():
+            self.page.close()
+        self.page = None
+
+    def close(self):
+        self.discard()
+
+
+class NotebookInLab:
+    def __init__(self, tab, name):
+        self.tab, self.server, self.name = tab, tab.server, name
+        self.page = tab.get()
+        self.path = f"notebooks/{name}"
+        self.root = None  # the notebook panel's node, once open
+
+    # -- kernel state ------------------------------------------------------------------------------
+    def server_state(self):
+        for s in self.server.sessions():
+            if s.get("path") == self.path and s.get("kernel"):
+                return s["kernel"]["execution_state"]
+        return None
+
+    def ui_state(self):
+        return self.page.evaluate(JS_KERNEL_STATUS, self.path)
+
+    def wait_kernel_idle(self, timeout, stable=0.3):
+        """Really idle: a session exists on the server, and the server, the kernel connection in
+        the page and the status bar all say idle (the toolbar's execution indicator says idle
+        before any kernel exists)."""
+        deadline, since = time.monotonic() + timeout, None
+        status_bar = self.page.locator(".jp-StatusBar-Widget").first
+        while True:
+            ok = (self.server_state() == "idle" and self.ui_state() == "idle"
+                  and "| Idle" in status_bar.inner_text())
+            now = time.monotonic()
+            if ok:
+                since = since or now
+                if now - since >= stable:
+                    return
+            else:
+                since = None
+            expect(now < deadline,
+                   f"{self.name}: kernel not idle after {timeout:.0f} s (server: {self.server_state()}, "
+                   f"page: {self.ui_state()}, status bar: {status_bar.inner_text()!r})")
+            time.sleep(0.1)
+
+    # -- opening and running -----------------------------------------------------------------------
+    def open(self):
+        """File > Open from Path..., as a user would; then wait for the kernel."""
+        page = self.page
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Open from Path")).click()
+        field = page.locator(".jp-Dialog input").first
+        field.fill(self.path)
+        field.press("Enter")
+        page.wait_for_function(f"() => !!({JS_PANEL})({self.path!r})", timeout=60_000)
+        panel_id = page.evaluate(f"() => ({JS_PANEL})({self.path!r}).id")
+        self.root = page.locator(f"[id='{panel_id}']")
+        self.root.locator(".jp-Cell").first.wait_for(state="visible")
+        self.wait_kernel_idle(KERNEL_START_TIMEOUT)
+        self.fail_on_dialog("after opening")
+
+    def fail_on_dialog(self, when):
+        dialog = self.page.locator(".jp-Dialog")
+        expect(not dialog.count(), f"{self.name}: a dialog is open {when}: "
+                                   f"{dialog.first.inner_text()[:500] if dialog.count() else ''!r}")
+
+    def run_all_from_menu(self):
+        self.root.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+    def wait_run_finished(self):
+        """All queued cells done: no "[*]" prompt left, kernel idle (server, page, status bar)."""
+        deadline = time.monotonic() + RUN_ALL_TIMEOUT
+        prompts = self.root.locator(".jp-InputArea-prompt")
+        time.sleep(0.3)
+        while True:
+            texts = prompts.all_inner_texts()
+            if not any("*" in t for t in texts):
+                try:
+                    self.wait_kernel_idle(5, stable=0.4)
+                    if not any("*" in t for t in prompts.all_inner_texts()):
+                        return
+                except AssertionError:
+                    pass
+            expect(time.monotonic() < deadline,
+                   f"{self.name}: Run All Cells not finished after {RUN_ALL_TIMEOUT:.0f} s (prompts: {texts})")
+            time.sleep(0.2)
+
+    def cells(self):
+        return self.page.evaluate(JS_CELLS, self.path)
+
+    def visible_errors(self, locator):
+        return locator.evaluate(JS_VISIBLE_ERRORS)
+
+    def close(self):
+        """Close the notebook without saving and shut its kernel down (one kernel at a time keeps
+        memory low). The served notebook is a copy; autosave is off as well."""
+        try:
+            if not self.page.is_closed():
+                self.page.evaluate(f"""() => {{ const p = ({JS_PANEL})({self.path!r});
+                    if (p) {{ p.context.model.dirty = false; p.close(); }} }}""")
+        finally:
+            for s in self.server.sessions():
+                if s.get("path") == self.path:
+                    self.server.api("DELETE", f"/api/sessions/{s['id']}")
+            left = wait_until(self.server.sessions, lambda ss: not any(s["path"] == self.path for s in ss), 10)
+            expect(not any(s["path"] == self.path for s in left), f"{self.name}: kernel still running after shutdown")
+
+
+def wait_until(get, ok, timeout, every=0.1):
+    """Poll get() until ok(value) or timeout; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = get()
+        if ok(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+def fingerprint(panel):
+    return panel.evaluate(JS_FINGERPRINT)
+
+
+def wait_output_changed_and_settled(nb, panel, before):
+    """Poll the panel's output until it differs from `before`, the kernel is idle and it has not
+    changed for SETTLE_S (each redraw replaces the image; a slow kernel may still be queueing)."""
+    deadline = time.monotonic() + CHANGE_TIMEOUT
+    last, last_change = fingerprint(panel), time.monotonic()
+    while True:
+        time.sleep(0.1)
+        cur, now = fingerprint(panel), time.monotonic()
+        if cur != last:
+            last, last_change = cur, now
+        if (cur is not None and cur["hash"] != before["hash"] and now - last_change >= SETTLE_S
+                and nb.ui_state() == "idle" and nb.server_state() == "idle"):
+            # one more look after the kernel said idle: a queued redraw may just have landed
+            time.sleep(0.15)
+            if fingerprint(panel) == cur:
+                return cur
+        if now > deadline:
+            return cur
+
+
+def change_control(ctl, kind):
+    """Change one control through the UI as a user would. Returns a description of the action."""
+    ctl.scroll_into_view_if_needed()
+    if kind == "slider":
+        handle = ctl.locator(".noUi-handle").first
+        now, top = float(handle.get_attribute("aria-valuenow")), float(handle.get_attribute("aria-valuemax"))
+        key = "ArrowRight" if now < top else "ArrowLeft"
+        handle.focus()
+        handle.press(key)
+        after = handle.get_attribute("aria-valuenow")
+        assert float(after) != now, f"pressing {key} on the slider handle did not move it (value {now})"
+        return f"{key} on the handle: {ctl.locator('.widget-readout').inner_text().strip() or after} (was {now:g})"
+    if kind in ("dropdown", "select"):
+        sel = ctl.locator("select")
+        values = sel.locator("option").evaluate_all("os => os.map(o => o.value)")
+        cur = sel.input_value()
+        others = [v for v in values if v != cur]
+        assert others, f"the {kind} has a single option ({cur!r}): nothing to change"
+        sel.select_option(value=others[0])
+        return f"picked option {others[0]!r} (was {cur!r})"
+    if kind == "select-multiple":
+        sel = ctl.locator("select")
+        values = sel.locator("option").evaluate_all("os => os.map(o => o.value)")
+        chosen = sel.evaluate("s => Array.from(s.selectedOptions).map(o => o.value)")
+        new = [v for v in values if v not in chosen][:1] or values[:1]
+        sel.select_option(value=new)
+        return f"selected {new} (was {chosen})"
+    if kind == "toggle-buttons":
+        button = ctl.locator("button.widget-toggle-button:not(.mod-active)").first
+        label = button.inner_text().strip()
+        button.click()
+        return f"clicked {label!r}"
+    if kind in ("toggle-button",):
+        ctl.click()
+        return "clicked the toggle button"
+    if kind == "checkbox":
+        box = ctl.locator("input[type=checkbox]")
+        was = box.is_checked()
+        box.click()
+        return f"clicked the checkbox (was {'on' if was else 'off'})"
+    if kind == "radio":
+        radio = ctl.locator("input[type=radio]:not(:checked)").first
+        radio.click()
+        return f"clicked radio option {radio.get_attribute('value')!r}"
+    if kind in ("text", "textarea"):
+        box = ctl.locator("input, textarea").first
+        cur = box.input_value()
+        if box.get_attribute("type") == "number":
+            step = float(box.get_attribute("step") or 1) if box.get_attribute("step") not in (None, "any") else 1.0
+            hi = box.get_attribute("max")
+            new = float(cur) + step if hi is None or float(cur) + step <= float(hi) else float(cur) - step
+            new = str(int(new)) if new == int(new) and "." not in cur else f"{new:g}"
+        else:
+            new = cur + "x"
+        box.fill(new)
+        box.press("Enter")
+        return f"typed {new!r} (was {cur!r})"
+    raise AssertionError(f"do not know how to drive a {kind!r} control; extend change_control()")
+
+
+@pytest.fixture(scope="session")
+def lab_tab(lab_server, browser_context):
+    tab = LabTab(lab_server, browser_context)
+    yield tab
+    tab.close()
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_in_browser(name, lab_tab, screenshot_dir):
+    t0 = time.monotonic()
+    stem = Path(name).stem
+    for old in screenshot_dir.glob(f"{stem}__*.png"):
+        old.unlink()
+    nb = NotebookInLab(lab_tab, name)
+    page, watch = nb.page, lab_tab.watch
+    ok = False
+    try:
+        # 1. open, wait for a kernel that is really idle, run all cells through the UI
+        nb.open()
+        t_open = time.monotonic()
+        nb.run_all_from_menu()
+        nb.wait_run_finished()
+        t_run = time.monotonic()
+        nb.fail_on_dialog("after Run All Cells")
+
+        # 2. no cell shows an error, every cell ran, every widget rendered
+        cells = nb.cells()
+        code = [c for c in cells if c["type"] == "code" and c["source"].strip()]
+        errors = [f"cell {c['index']} ({c['source'][:60]!r}): {e}" for c in code for e in c["errors"]]
+        expect(not errors, f"{name}: cells show errors after Run All:\n" + "\n".join(errors))
+        not_run = [c["index"] for c in code if c["count"] is None]
+        expect(not not_run, f"{name}: code cells not executed after Run All: {not_run}")
+        expected = [[c["index"], c["widgets"]] for c in cells if c["widgets"]]
+        views = wait_until(lambda: nb.root.evaluate(JS_RENDERED_VIEWS, expected),
+                           lambda r: all(v["rendered"] >= v["expected"] for v in r), WIDGET_RENDER_TIMEOUT)
+        missing = [v for v in views if v["rendered"] < v["expected"]]
+        expect(not missing, f"{name}: widget outputs not rendered after {WIDGET_RENDER_TIMEOUT:.0f} s: " + "; ".join(
+            f"cell {v['index']}: {v['rendered']} of {v['expected']} views, shows {v['text']!r}" for v in missing))
+        problems = nb.visible_errors(nb.root) + watch.problems()
+        expect(not problems, f"{name}: errors visible after Run All:\n" + "\n".join(problems))
+
+        panels = nb.root.locator(".linattn-panel")
+        n_panels = panels.count()
+        expect(n_panels >= 1, f"{name}: no linattn panel (show(...)) rendered; every notebook needs one")
+
+        # 3. every control of every panel changes its panel's output, with no error
+        exercised = []
+        for p in range(n_panels):
+            panel = panels.nth(p)
+            panel.scroll_into_view_if_needed()
+            pname = next((c[len("linattn-panel-"):] for c in panel.get_attribute("class").split()
+                          if c.startswith("linattn-panel-")), f"panel{p + 1}")
+            where = f"{name}, panel #{p + 1} ({pname})"
+            shown = wait_until(lambda: fingerprint(panel), lambda f: f and (f["imgs"] or f["text"]),
+                               WIDGET_RENDER_TIMEOUT)
+            expect(shown and (shown["imgs"] or shown["text"]), f"{where}: the panel's output stayed empty")
+            controls = panel.evaluate(JS_CONTROLS, f"p{p + 1}")
+            unknown = [c["description"] for c in controls if c["kind"] == "unknown"]
+            expect(not unknown, f"{where}: controls of unknown kind {unknown}; teach change_control() about them")
+            expect(controls, f"{where}: the panel has no controls")
+            panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{pname}__0-before.png"),
+                             animations="disabled")
+            for i, c in enumerate(controls):
+                what = f"{where}, control {c['description']!r} ({c['kind']})"
+                if c["disabled"] or c["kind"] == "play":
+                    print(f"  skipped {what}: {'disabled' if c['disabled'] else 'Play widget (time-driven)'}")
+                    continue
+                before = fingerprint(panel)
+                try:
+                    action = change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
+                except AssertionError as exc:
+                    raise AssertionError(f"{what}: {exc}") from None
+                after = wait_output_changed_and_settled(nb, panel, before)
+                panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{pname}__{i + 1}-"
+                                          f"{_slug(c['description'])}.png"), animations="disabled")
+                errs = list(dict.fromkeys(nb.visible_errors(nb.root) + watch.problems()))
+                expect(not errs, f"{what}: error after {action}:\n" + "\n".join(errs))
+                expect(after is not None and after["hash"] != before["hash"],
+                       f"{what}: the panel's output did not change within {CHANGE_TIMEOUT:.0f} s after {action} "
+                       f"(a dead control, or a callback that does not redraw, e.g. a missing plt.show())")
+                expect(after["imgs"] or after["text"], f"{what}: the output is empty after {action}")
+                exercised.append(f"{pname}:{c['description']}({c['kind']})")
+        expect(nb.server_state() == "idle", f"{name}: kernel not idle at the end")
+        print(f"\n  {name}: open+kernel {t_open - t0:.1f} s, run all {t_run - t_open:.1f} s, "
+              f"controls {time.monotonic() - t_run:.1f} s; {n_panels} panel(s), "
+              f"{len(exercised)} control(s): {', '.join(exercised)}")
+        ok = True
+    finally:
+        try:
+            nb.close()
+        finally:
+            if not ok:
+                lab_tab.discard()  # the next notebook starts from a fresh tab
+
+
+def _slug(text):
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:40] or "control"

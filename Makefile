@@ -8,6 +8,11 @@ STAMP   := $(VENV)/.installed-stamp
 TORCH_SPEC ?= torch==2.13.0
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 NBVAL   := --nbval-lax --nbval-current-env --nbval-cell-timeout=120
+# One BLAS thread per process: on 2 shared cores, threaded BLAS oversubscribes and a small
+# a @ b.T can run hundreds of times slower (measured under load). Exported to notebook kernels too.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MKL_NUM_THREADS ?= 1
 
 .PHONY: setup lab test test-fast bench bench-panels figures book browser-deps clean
 

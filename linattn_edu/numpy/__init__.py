@@ -1,6 +1,9 @@
 """The NumPy mirror: the derivations, in float64, unbatched (n, d) or batched (..., n, d).
 
 Same public names and arguments as ``linattn_edu.torch`` (tests/test_mirror.py checks this).
+Written for float64 inputs. Other float dtypes are accepted, but NumPy's promotion rules turn many
+results into float64 (a float64 constant such as np.sqrt(m) enters); to study float32/bfloat16/float16
+arithmetic use the torch mirror, which keeps the input dtype.
 """
 from .attention import softmax_attention, attention_weights
 from .feature_maps import elu_plus_one, relu_features, taylor_features

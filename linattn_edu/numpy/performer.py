@@ -9,8 +9,10 @@ multiplies numerator and denominator of row i alike) and once over all keys and 
 (one factor c for the whole sequence). Both cancel exactly in D^-1 (...), so the estimator is unchanged
 while exp stays <= 1. In causal mode the key constant is taken over the whole sequence, a look-ahead
 that changes no value but means an early prefix can underflow if a much larger key comes later
-(notebook 05). eps > 0 adds eps to every feature after stabilisation, as performer-pytorch does; that
-biases the estimate toward uniform attention. The default eps = 0 keeps the estimator as in the paper.
+(notebook 05). eps > 0 adds eps to every feature after stabilisation and after the 1/sqrt(m) factor;
+that biases the estimate toward uniform attention. The default eps = 0 keeps the estimator as in the
+paper. (performer-pytorch adds its eps before the 1/sqrt(m) factor and shifts keys by max(w.k) without
+the -|k|^2/2 term, so the same eps value there is not the same bias.)
 
 Where it cannot be avoided: after stabilisation every feature is <= 1, but a product phi(q)_i phi(k)_i
 can still underflow when q and k are long and point to different features (|q|, |k| d^-1/4 in the tens:

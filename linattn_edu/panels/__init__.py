@@ -12,7 +12,44 @@ the library below never imports matplotlib or ipywidgets. The box it returns car
 ``linattn-panel`` (and ``linattn-panel-<module name>``) so the browser tests can find it.
 """
 import importlib
+import io
 import pkgutil
+
+PANEL_DPI = 80      # pixels per inch of the slider images: 10-inch panels are 800 px wide
+
+
+def render_png(fig, dpi=PANEL_DPI):
+    """PNG bytes of a figure, drawn once (no tight bounding box, which would draw it twice)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+class PanelRenderer:
+    """One slider update: compute -> draw -> PNG bytes. Used by show() and timed by benchmarks/panels.py.
+
+    The first figure is laid out with tight_layout and its margins are kept; later figures get the
+    same margins with subplots_adjust. Laying out every figure again would draw it twice per update,
+    the largest single cost of an update on a 2-core CPU (benchmarks/panels.py measures it).
+    """
+
+    MARGINS = ("left", "right", "bottom", "top", "wspace", "hspace")
+
+    def __init__(self, panel, dpi=PANEL_DPI):
+        self.panel, self.dpi, self.margins = panel, dpi, None
+
+    def __call__(self, **params):
+        import matplotlib.pyplot as plt
+
+        fig = self.panel.draw(self.panel.compute(**params))
+        if self.margins is None:
+            fig.tight_layout()
+            self.margins = {name: getattr(fig.subplotpars, name) for name in self.MARGINS}
+        else:
+            fig.subplots_adjust(**self.margins)
+        png = render_png(fig, self.dpi)
+        plt.close(fig)       # the PNG is the only copy (no second one when the cell finishes)
+        return png
 
 
 def panel_modules():
@@ -31,15 +68,14 @@ def show(panel, **controls):
     Arguments of compute() not given a control keep their DEFAULTS value.
     """
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
+    from IPython.display import Image, display
 
     fixed = {k: v for k, v in panel.DEFAULTS.items() if k not in controls}
+    render = PanelRenderer(panel)
 
     def update(**params):
-        fig = panel.draw(panel.compute(**fixed, **params))
-        display(fig)         # inside interactive_output: renders the PNG into the output widget
-        plt.close(fig)       # ... and only there (no second copy when the cell finishes)
+        png = render(**fixed, **params)
+        display(Image(data=png, format="png"))   # inside interactive_output: into the output widget
 
     out = widgets.interactive_output(update, controls)
     box = widgets.VBox([widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out])

@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup lab test test-fast bench bench-panels figures book browser-deps clean
+.PHONY: setup lab test test-browser test-fast bench bench-panels figures book browser-deps clean
 
 setup: $(STAMP)
 
@@ -36,9 +36,16 @@ browser-deps:
 	  else echo "WARNING: /usr/bin/chromium missing; run: sudo apt-get install -y chromium (tests/browser will fail)"; fi; \
 	fi
 
-# The whole suite: library tests, notebooks (nbval), browser tests.
+# The whole suite: library tests and notebooks (nbval; one worker per core, a notebook stays on one
+# worker), then the browser suite (one JupyterLab server and one Chromium for all notebooks).
+WORKERS ?= auto
 test: setup browser-deps
-	$(PY) -m pytest tests notebooks $(NBVAL)
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks --ignore=tests/browser $(NBVAL) -rs
+	$(PY) -m pytest tests/browser -rs
+
+# Browser suite alone (JupyterLab + headless Chromium); prints per-notebook timings.
+test-browser: setup browser-deps
+	$(PY) -m pytest tests/browser -m browser -s -rs
 
 # Library tests only (seconds).
 test-fast: setup

@@ -12,6 +12,7 @@ causal form out_t = phi(q_t)^T S_t / phi(q_t)^T z_t (the non-causal pair excepte
     recurrent         recurrent_linear_attention: a Python loop over t             (short T only)
     chunked64/128     chunked_linear_attention, eager, chunk_size 64 / 128
     chunked_compiled  compiled_chunked_linear_attention() (torch.compile), chunk_size --compiled-chunk
+    chunked_compiled_nfirst   the same with normalise_first=True (an ablation of the fast path)
     fla_chunk         flash-linear-attention's Triton chunk_linear_attn, when importable (never required)
     linear_noncausal / sdpa_noncausal   the non-causal pair
 
@@ -40,8 +41,8 @@ import torch
 import torch.nn.functional as F
 
 from linattn_edu import torch as lt
-from linattn_edu.torch.causal import compiled_chunked_linear_attention
-from linattn_edu.torch.reassociation import linear_attention_from_features
+from linattn_edu.torch.causal import chunked_from_features, compiled_chunked_linear_attention
+from linattn_edu.torch.reassociation import accumulation_dtype, linear_attention_from_features
 
 PHI = "elu_plus_one"
 MODES = ("fwd", "fwd+bwd")
@@ -57,11 +58,28 @@ def _sdpa(q, k, v, causal=True):
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
 
+def _elu_plus_one_fused(x):
+    """elu(x) + 1 in two eager kernels (F.elu, add): the fastest eager phi, used for fla's inputs.
+
+    (lt.elu_plus_one is written as where(x > 0, x + 1, exp(min(x, 0))) for accuracy at x < -17, which
+    costs five eager kernels; on N(0, 1) inputs both agree to rounding.)"""
+    return F.elu(x) + 1.0
+
+
 def _fla_chunk(q, k, v):
     """fla wants [B, T, H, D]; the harness hands it inputs already in that layout (not timed)."""
     from fla.ops.linear_attn import chunk_linear_attn
-    out, _ = chunk_linear_attn(lt.elu_plus_one(q), lt.elu_plus_one(k), v, scale=1.0, normalize=True)
+    out, _ = chunk_linear_attn(_elu_plus_one_fused(q), _elu_plus_one_fused(k), v, scale=1.0, normalize=True)
     return out
+
+
+def _chunked_normalise_first(q, k, v, chunk_size=64):
+    """The fast path with normalise_first=True (an ablation: rows of phi(Q) and A scaled by 1/den first)."""
+    fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
+    acc = accumulation_dtype(v.dtype)
+    S0 = torch.zeros(*q.shape[:-2], fq.shape[-1], v.shape[-1], dtype=acc, device=v.device)
+    z0 = torch.zeros(*q.shape[:-2], fq.shape[-1], dtype=acc, device=v.device)
+    return chunked_from_features(fq, fk, v, chunk_size, S0, z0, normalise_first=True)[0]
 
 
 def fla_available():
@@ -83,10 +101,13 @@ class Method:
 def make_methods(args):
     cc = args.compiled_chunk
     compiled = compiled_chunked_linear_attention(mode=args.compile_mode, dynamic=args.compile_dynamic)
+    compiled_nfirst = torch.compile(_chunked_normalise_first, mode=args.compile_mode, dynamic=args.compile_dynamic)
     ms = [
         Method("fla_chunk", "fla chunk_linear_attn (Triton)", _fla_chunk, "linear", layout="bthd"),
         Method("chunked_compiled", f"chunked C={cc}, torch.compile",
                lambda q, k, v: compiled(q, k, v, PHI, cc)[0], "linear"),
+        Method("chunked_compiled_nfirst", f"chunked C={cc}, torch.compile, normalise first (ablation)",
+               lambda q, k, v: compiled_nfirst(q, k, v, cc), "linear"),
         Method("sdpa", "softmax, SDPA causal", _sdpa, "softmax"),
         Method("chunked64", "chunked C=64, eager", lambda q, k, v: lt.chunked_linear_attention(q, k, v, PHI, 64)[0],
                "linear"),
@@ -173,8 +194,8 @@ class Timer:
 
 
 def make_inputs(B, H, T, D, dtype, device, seed, layout="bhtd", grad=False):
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    xs = [torch.randn(B, H, T, D, generator=g, dtype=torch.float32).to(device=device, dtype=dtype) for _ in range(4)]
+    g = torch.Generator(device=device).manual_seed(seed)
+    xs = [torch.randn(B, H, T, D, generator=g, device=device, dtype=torch.float32).to(dtype) for _ in range(4)]
     if layout == "bthd":
         xs = [x.transpose(1, 2).contiguous() for x in xs]
     q, k, v, do = xs
@@ -312,6 +333,7 @@ def parse(argv=None):
     p.add_argument("--compile-dynamic", default=None, choices=[None, "true", "false"],
                    help="torch.compile dynamic= (default None: automatic, recompiles once when T changes)")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per timed case (default 0.3 cuda, 0.5 cpu)")
+    p.add_argument("--max-case-s", type=float, default=20.0, help="skip longer T for a method once one call takes this long")
     p.add_argument("--deadline-s", type=float, default=None, help="stop starting new timed cases after this many s")
     p.add_argument("--check-T", type=int, default=None, help="length of the small correctness check (default 1024 cuda, 256 cpu)")
     p.add_argument("--no-long-check", action="store_true", help="skip the output-error check at the longest T")
@@ -319,6 +341,8 @@ def parse(argv=None):
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/local/<device>-<date>.json)")
     p.add_argument("--profile-T", type=int, default=None,
                    help="also profile chunked_compiled and fla_chunk (fwd, fwd+bwd) at this T; tables to <out>.profile.txt")
+    p.add_argument("--fla-autotune-T", type=int, default=16384,
+                   help="first fla call (Triton autotuning, whose key ignores T) at this length; 0: at the sweep's first T")
     p.add_argument("--max-T-recurrent", type=int, default=None, help="longest T for the Python-loop method")
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -388,6 +412,16 @@ def main(argv=None):
         say(f"ceilings: copy {record['ceilings']['copy_TBps']:.2f} TB/s, "
             f"bf16 matmul {record['ceilings']['bf16_matmul_TFLOPs']:.0f} TFLOP/s")
 
+    fla = next((m for m in methods if m.name == "fla_chunk"), None)
+    if fla and args.fla_autotune_T:                   # fla's autotuner picks its configs at its first call
+        for mode in args.modes:
+            q, k, v, do = make_inputs(args.B, args.H, args.fla_autotune_T, args.D, args.dtype, device, seed=0,
+                                      layout=fla.layout, grad=(mode == "fwd+bwd"))
+            say(f"fla_chunk {mode}: first call (compile + autotune) at T={args.fla_autotune_T}: "
+                f"{timer.once(call(fla, mode, q, k, v, do)):.1f} s")
+        q = k = v = do = None
+    record["meta"]["fla_autotune_T"] = args.fla_autotune_T if fla else None
+
     # --- timed sweep: method by method (most important first), T ascending -----------------------
     for method in methods:
         cap = method.max_T.get(device.type, max(args.T))
@@ -414,7 +448,7 @@ def main(argv=None):
                             row["peak_gib"] = timer.peak_gib(fn)
                             row["inputs_gib"] = sum(x.numel() * x.element_size() for x in
                                                     ((q, k, v, do) if mode == "fwd+bwd" else (q, k, v))) / 2**30
-                            if row["ms"] > 20000 * args.budget_s:
+                            if row["ms"] > 1e3 * args.max_case_s:
                                 stop = f"previous T took {row['ms']:.0f} ms"
                     except OOM as e:
                         row["status"] = "OOM: " + str(e).split("\n")[0][:160]
@@ -461,7 +495,7 @@ def main(argv=None):
         record["profile"] = []
         with open(out_path + ".profile.txt", "w") as f:
             for method in methods:
-                if method.name not in ("chunked_compiled", "fla_chunk"):
+                if method.name not in ("chunked_compiled", "chunked_compiled_nfirst", "fla_chunk"):
                     continue
                 for mode in args.modes:
                     table, kernels = profile(method, mode, args.profile_T, args, device)
@@ -488,7 +522,7 @@ def print_tables(record):
                 continue
             print(f"\n{mode}: {what}   [{record['meta']['dtype']}, B={record['meta']['B']} H={record['meta']['H']} "
                   f"D={record['meta']['D']}, {record['meta']['versions'].get('gpu', record['meta']['device'])}]")
-            print(f"{'method':18s}" + "".join(f"{T:>10d}" for T in Ts))
+            print(f"{'method':24s}" + "".join(f"{T:>10d}" for T in Ts))
             for name in names:
                 cells = []
                 for T in Ts:
@@ -497,13 +531,13 @@ def print_tables(record):
                         cells.append(f"{'OOM' if r and r['status'].startswith('OOM') else '-':>10s}")
                     else:
                         cells.append(" " + fmt.format(r[key]))
-                print(f"{name:18s}" + "".join(cells))
+                print(f"{name:24s}" + "".join(cells))
     if record["correctness"]:
         print("\ncorrectness: relative error vs float64 on the same inputs")
-        print(f"{'method':18s}{'B,H,T':>16s}{'out':>10s}{'dq':>10s}{'dk':>10s}{'dv':>10s}")
+        print(f"{'method':24s}{'B,H,T':>16s}{'out':>10s}{'dq':>10s}{'dk':>10s}{'dv':>10s}")
         for c in record["correctness"]:
             e = [f"{c[k]:10.2e}" if k in c else f"{'-':>10s}" for k in ("err_out", "err_dq", "err_dk", "err_dv")]
-            print(f"{c['method']:18s}{c['B']:>6d},{c['H']:>3d},{c['T']:>6d}" + "".join(e))
+            print(f"{c['method']:24s}{c['B']:>6d},{c['H']:>3d},{c['T']:>6d}" + "".join(e))
     if record["precision"]:
         print("\ncumsum form on bfloat16 inputs: running state in bfloat16 vs float32 (relative error of out)")
         for p in record["precision"]:

@@ -132,15 +132,30 @@ def execute_all(paths, jobs=2, use_cache=True, timeout=CELL_TIMEOUT_S, cache_dir
         else:
             todo.append(p)
     if todo:
+        # longest first (times of the last build, if any), so two workers finish together
+        timings_file = cache_dir / "timings.json"
+        timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
+        todo.sort(key=lambda p: -timings.get(p.name, float("inf")))
+        failures = []
         with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
             futures = {pool.submit(_execute, str(p), timeout): p for p in todo}
             for fut in concurrent.futures.as_completed(futures):
                 p = futures[fut]
-                text, seconds = fut.result()
+                try:
+                    text, seconds = fut.result()
+                except Exception as err:                  # keep going: report every failing notebook at once
+                    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))          # no terminal colours in the log
+                    failures.append(text if isinstance(err, BookError) else f"{p.name}: {type(err).__name__}: {text}")
+                    print(f"book: {p.name}: FAILED")
+                    continue
                 (cache_dir / p.name).write_text(text)
                 (cache_dir / (p.name + ".key")).write_text(keys[p])
+                timings[p.name] = round(seconds, 1)
                 done[p] = nbformat.reads(text, as_version=4)
                 print(f"book: {p.name}: executed in {seconds:.1f} s")
+        timings_file.write_text(json.dumps(timings, indent=1, sort_keys=True) + "\n")
+        if failures:
+            raise BookError("\n\n".join(failures))
     return done
 
 

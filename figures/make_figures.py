@@ -29,7 +29,7 @@ from cycler import cycler            # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES_DIR = ROOT / "figures"
 DPI = 150
-WIDE, SQUARE = (10.0, 4.0), (6.0, 4.5)
+WIDE = (10.0, 4.0)                       # inches: 1500 x 600 px at 150 dpi
 
 # colour-blind-safe colours (Okabe-Ito), each paired with its own line style and marker
 _COLORS = ["#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00"]
@@ -381,116 +381,87 @@ def delta_rule_recall(fig):
 
 
 # ============================================================================ stored measurements
-RESULTS_DIR = ROOT / "benchmarks" / "results"
+# Two figures show measurements too slow to redo in `make figures` (training runs, a GPU); they read the
+# committed result files the notebooks read, each of which records its command, date and machine.
+MQAR_RESULTS = ROOT / "benchmarks" / "results" / "mqar-full.json"          # notebook 09, section 5
 
 
-def stored_results(kind):
-    """(path, record) of the committed results file a figure reads, or (None, None) if there is none.
-
-    kind "gpu": a benchmarks.speed record measured on a CUDA device ({"meta": {"device": "cuda..."}, "results": [...]});
-    kind "mqar": a linattn_edu.mqar record ({"command", "date", "machine", "rows": [...]}).
-    Files under benchmarks/results/local/ (uncommitted, per machine) are never used. With several
-    candidates the last by file name is used, so the choice does not depend on file times.
-    """
-    import json
-
-    found = None
-    for path in sorted(RESULTS_DIR.rglob("*.json")) if RESULTS_DIR.is_dir() else []:
-        if "local" in path.relative_to(RESULTS_DIR).parts:
-            continue
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if not isinstance(record, dict):
-            continue
-        if kind == "gpu" and str(record.get("meta", {}).get("device", "")).startswith("cuda") and record.get("results"):
-            found = (path, record)
-        if kind == "mqar" and isinstance(record.get("rows"), list) and record["rows"] \
-                and "accuracy" in record["rows"][0] and "kind" in record["rows"][0]:
-            found = (path, record)
-    return found or (None, None)
+def _gpu_results():
+    from linattn_edu.panels import nb10_scaling
+    return Path(nb10_scaling.DEFAULT_RESULTS)                               # notebook 10's stored H200 run
 
 
-def _needs_results(kind, how):
-    return lambda: None if stored_results(kind)[0] else f"no stored {kind} results in benchmarks/results/ ({how})"
+def _needs_file(path_fn, how):
+    return lambda: None if path_fn().exists() else f"{path_fn()} is missing ({how} writes it)"
 
 
 @figure("mqar_recall", "09",
-        "Multi-query associative recall: accuracy of tiny models with each sequence mixer against the number of "
-        "key-value pairs D (left) and the model width (right), from the stored run in benchmarks/results/.",
-        needs=_needs_results("mqar", "python -m linattn_edu.mqar --full --out benchmarks/results/mqar.json"))
+        "Multi-query associative recall after training (stored run): softmax recalls every pair; fixed-state mixers "
+        "need a large enough state (right: small states fail at D = 16), and fixed random features barely learn it.",
+        needs=_needs_file(lambda: MQAR_RESULTS, "python -m linattn_edu.mqar --full --out " + str(MQAR_RESULTS)))
 def mqar_recall(fig):
+    import json
+
     from linattn_edu import mqar
 
-    path, record = stored_results("mqar")
-    if record is None:
-        raise FileNotFoundError("no stored MQAR results (python -m linattn_edu.mqar --full --out "
-                                "benchmarks/results/mqar.json writes them)")
+    record = json.loads(MQAR_RESULTS.read_text())
     rows = record["rows"]
-    widths = sorted({r["d_model"] for r in rows})
-    base = 32 if 32 in widths else widths[0]
-    by_d = mqar.table([r for r in rows if r["d_model"] == base], by="num_kv_pairs")
-    Ds = sorted({r["num_kv_pairs"] for r in rows})
-    sweep_D = max(D for D in Ds if sum(r["num_kv_pairs"] == D for r in rows) > len(by_d)) \
-        if len(widths) > 1 else None
-    ax_d, ax_w = fig.subplots(1, 2, sharey=True)
+    at32 = mqar.table([r for r in rows if r["d_model"] == 32], by="num_kv_pairs")
+    at16 = [r for r in rows if r["num_kv_pairs"] == 16]
+    ax_d, ax_s = fig.subplots(1, 2, sharey=True)
     for kind in mqar.MIXERS:
-        if kind in by_d:
-            xs = sorted(by_d[kind])
-            ax_d.plot(xs, [by_d[kind][x] for x in xs], label=kind)
-            if sweep_D is not None:
-                by_w = {r["d_model"]: r["accuracy"] for r in rows if r["kind"] == kind and r["num_kv_pairs"] == sweep_D}
-                ws = sorted(by_w)
-                ax_w.plot(ws, [by_w[w] for w in ws], label=kind)
+        if kind not in at32:
+            continue
+        Ds = sorted(at32[kind])
+        ax_d.plot(Ds, [at32[kind][D] for D in Ds], label=kind)
+        mine = sorted((r for r in at16 if r["kind"] == kind), key=lambda r: r["state_size"])
+        ax_s.plot([r["state_size"] for r in mine], [r["accuracy"] for r in mine], label=kind)
     ax_d.set_xlabel("number of key-value pairs D")
     ax_d.set_ylabel("recall accuracy at the query positions")
-    ax_d.set_ylim(-0.02, 1.02)
-    ax_d.set_title(f"d_model = {base}, sequence length {rows[0]['seq_len']}")
+    ax_d.set_ylim(-0.02, 1.05)
+    ax_d.set_title(f"d_model = 32, sequence length {rows[0]['seq_len']}")
     ax_d.legend()
-    if sweep_D is not None:
-        ax_w.set_xscale("log", base=2)
-        ax_w.set_xlabel("model width d_model (the state grows with it)")
-        ax_w.set_title(f"D = {sweep_D} pairs")
-    else:
-        ax_w.set_axis_off()
+    ax_s.set_xscale("log")
+    ax_s.set_xlabel("state per sequence (floats; d_model = 16, 32, 64)")
+    ax_s.set_title("D = 16 pairs, against the size of the state")
     machine = record.get("machine", {})
-    fig.supxlabel(f"{path.relative_to(ROOT)}: {record.get('date', '?')[:10]}, {machine.get('cpu', '?')}, "
-                  f"torch {machine.get('torch', '?')}", fontsize=7)
+    fig.supxlabel(f"{MQAR_RESULTS.relative_to(ROOT)}: {record.get('date', '?')[:10]}, {machine.get('cpu', '?')}, "
+                  f"torch {machine.get('torch', '?')}, {record['rows'][0]['steps']} training steps", fontsize=7)
 
 
 @figure("gpu_scaling", "10",
-        "Measured on a GPU (stored in benchmarks/results/): forward time and peak memory of softmax attention (SDPA) "
-        "and the linear-attention forms against sequence length T, on log-log axes.",
-        needs=_needs_results("gpu", "python -m benchmarks.speed --device cuda --out benchmarks/results/<gpu>.json"))
+        "Measured on one H200 (stored run), forward + backward: softmax (SDPA) time grows as T^2, the chunkwise "
+        "linear forms as T; the dashed line marks where the compiled chunkwise form overtakes SDPA.",
+        needs=_needs_file(_gpu_results, "python -m benchmarks.speed --device cuda --out <file>"))
 def gpu_scaling(fig):
-    path, record = stored_results("gpu")
-    if record is None:
-        raise FileNotFoundError("no stored GPU results (python -m benchmarks.speed --device cuda --out "
-                                "benchmarks/results/<gpu>.json writes them)")
-    meta, rows = record["meta"], [r for r in record["results"] if r.get("ms") is not None]
-    mode = "fwd" if any(r["mode"] == "fwd" for r in rows) else rows[0]["mode"]
-    labels = record.get("methods", {})
-    order = [m for m in ("sdpa", "fla_chunk", "chunked_compiled", "chunked64", "chunked128", "cumsum",
-                         "quadratic", "recurrent") if any(r["method"] == m and r["mode"] == mode for r in rows)]
+    from linattn_edu.panels import nb10_scaling as panel
+
+    res = panel.compute(**panel.DEFAULTS)                  # fwd+bwd, the main methods, the stored H200 run
+    record = panel.load()
     ax_t, ax_m = fig.subplots(1, 2)
-    for name in order:
-        mine = sorted((r for r in rows if r["method"] == name and r["mode"] == mode), key=lambda r: r["T"])
-        Ts = [r["T"] for r in mine]
-        ax_t.plot(Ts, [r["ms"] for r in mine], label=labels.get(name, name))
-        if any(r.get("peak_gib") is not None for r in mine):
-            ax_m.plot([r["T"] for r in mine if r.get("peak_gib") is not None],
-                      [r["peak_gib"] for r in mine if r.get("peak_gib") is not None], label=labels.get(name, name))
-    gpu = meta.get("versions", {}).get("gpu", meta.get("device"))
-    for ax, what in ((ax_t, f"time per call, {mode} (ms, median)"), (ax_m, "peak GPU memory (GiB, inputs included)")):
+    for name, (T, ms) in res["time"].items():
+        line, = ax_t.plot(T, ms, label=res["labels"][name])
+        Tm, gib = res["memory"][name]
+        ax_m.plot(Tm, gib, color=line.get_color(), linestyle=line.get_linestyle(), marker=line.get_marker(),
+                  label=res["labels"][name] + (f" (OOM at T = {res['oom'][name][0]})" if res["oom"][name] else ""))
+    if res["floors"] is not None:
+        ax_t.plot(res["T_grid"], res["floors"]["softmax_flops_ms"], color="grey", linestyle=(0, (1, 2)), marker="",
+                  lw=1, label="softmax FLOPs at peak bf16 rate")
+        ax_m.plot(res["T_grid"], res["floors"]["inputs_gib"], color="grey", linestyle=(0, (1, 2)), marker="",
+                  lw=1, label="inputs alone")
+    if res["crossover"]:
+        for ax in (ax_t, ax_m):
+            ax.axvline(res["crossover"], color="grey", lw=0.8, linestyle="--", marker="")
+    for ax, what in ((ax_t, "time per call (ms, median)"), (ax_m, "peak GPU memory (GiB, inputs included)")):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("sequence length T (tokens)")
+        ax.set_xlabel(f"sequence length T (tokens); {res['setting']}")
         ax.set_ylabel(what)
-    ax_t.set_title(f"{gpu}, {meta.get('dtype')}, B = {meta.get('B')}, H = {meta.get('H')}, D = {meta.get('D')}")
-    ax_m.set_title("memory")
-    ax_t.legend(fontsize=7)
-    fig.supxlabel(f"{path.relative_to(ROOT)}: {str(meta.get('date', '?'))[:10]}, {meta.get('command', '')}", fontsize=7)
+        ax.legend(fontsize=6.5)
+    ax_t.set_title(f"{res['mode']} time, {res['device']} (dashed: crossover T = {res['crossover']})")
+    ax_m.set_title(f"{res['mode']} peak memory")
+    fig.supxlabel(f"{_gpu_results().relative_to(ROOT)}: {str(record['meta']['date'])[:10]}, "
+                  f"{record['meta']['command']}", fontsize=7)
 
 
 # ============================================================================ command line

@@ -188,7 +188,7 @@ def train_mqar(kind, num_kv_pairs, seq_len=64, d_model=32, n_heads=2, n_layers=1
         opt.step()
         sched.step()
     test = mqar_batch(eval_size, seq_len, num_kv_pairs, vocab_size, rng=np.random.default_rng(10_000 + seed))
-    return dict(kind=kind, num_kv_pairs=int(num_kv_pairs), d_model=d_model, n_heads=n_heads, seq_len=seq_len,
+    return dict(kind=kind, num_kv_pairs=int(num_kv_pairs), d_model=d_model, n_heads=n_heads, seq_len=seq_len, seed=seed,
                 state_size=model.mixers[0].state_size(seq_len), steps=steps, final_loss=float(loss.detach()),
                 accuracy=accuracy(model, *test), seconds=time.perf_counter() - t0)
 
@@ -239,9 +239,10 @@ def format_table(rows, by="num_kv_pairs"):
 
 # The notebook's default run (about 1.5-2 minutes on a 2-core CPU) and the longer stored run.
 DEFAULT_CONFIG = dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 16), d_model=32, steps=300, batch_size=32, seq_len=64)
-FULL_CONFIG = [  # a sweep over D at d_model = 32, then over the state size (d_model) at D = 16
+FULL_CONFIG = [  # a sweep over D at d_model = 32, over the state size (d_model) at D = 16, then D > d_k at n = 128
     dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 12, 16), d_model=32, steps=600, batch_size=64, seq_len=64),
     dict(mixers=MIXERS, num_kv_pairs_list=(16,), d_model=(16, 64), steps=600, batch_size=64, seq_len=64),
+    dict(mixers=MIXERS, num_kv_pairs_list=(24, 30), d_model=32, steps=600, batch_size=64, seq_len=128),
 ]
 
 
@@ -269,22 +270,34 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="FULL_CONFIG instead of DEFAULT_CONFIG")
     p.add_argument("--out", required=True)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--parts", type=int, nargs="*", help="with --full: run only these entries of FULL_CONFIG")
+    p.add_argument("--mixers", nargs="*", choices=MIXERS, help="run only these mixers")
+    p.add_argument("--seeds", type=int, nargs="*", default=[0], help="one run per seed (data and weights)")
     args = p.parse_args(argv)
     configs = FULL_CONFIG if args.full else [DEFAULT_CONFIG]
+    if args.full and args.parts:
+        configs = [FULL_CONFIG[i] for i in args.parts]
+    if args.mixers:
+        configs = [dict(c, mixers=tuple(args.mixers)) for c in configs]
     meta = {"command": "python -m linattn_edu.mqar " + " ".join(sys.argv[1:] if argv is None else argv),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": _machine(), "threads": args.threads, "seed": 0,
+            "machine": _machine(), "threads": args.threads, "seeds": args.seeds,
             "configs": [{k: list(v) if isinstance(v, tuple) else v for k, v in c.items()} for c in configs]}
     t0 = time.perf_counter()
-    rows = []
-    for config in configs:
-        rows += run_mqar(**config, threads=args.threads, progress=lambda r: print(
-            f"{r['kind']:10s} D={r['num_kv_pairs']:3d} d_model={r['d_model']:4d} acc={r['accuracy']:.3f} "
-            f"({r['seconds']:.0f} s)", flush=True))
-    meta["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    meta["rows"] = rows
-    with open(args.out, "w") as f:
-        json.dump(meta, f, indent=1)
+    meta["rows"] = []
+
+    def save(row):                          # after every model, so an interrupted run keeps what it measured
+        print(f"{row['kind']:10s} D={row['num_kv_pairs']:3d} d_model={row['d_model']:4d} "
+              f"acc={row['accuracy']:.3f} ({row['seconds']:.0f} s)", flush=True)
+        meta["rows"].append(row)
+        meta["wall_seconds"] = round(time.perf_counter() - t0, 1)
+        with open(args.out, "w") as f:
+            json.dump(meta, f, indent=1)
+
+    for seed in args.seeds:
+        for config in configs:
+            run_mqar(**config, seed=seed, threads=args.threads, progress=save)
+    rows = meta["rows"]
     print(format_table([r for r in rows if r["d_model"] == 32]))
 
 

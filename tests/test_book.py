@@ -159,6 +159,20 @@ def test_toc_must_name_every_notebook(book, tmp_path):
         book.read_toc(toc, nbs)
 
 
+def test_a_failing_cell_fails_the_build_and_names_the_notebook(book, tmp_path):
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
+                                         nbformat.v4.new_code_cell("assert 1 + 1 == 3, 'arithmetic is broken'")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, nbs / "01_broken.ipynb")
+    toc = tmp_path / "toc.yml"
+    toc.write_text('title: "T"\nlectures:\n  - title: "L"\n    notebooks: ["01"]\n')
+    with pytest.raises(book.BookError, match=r"01_broken.ipynb(.|\n)*arithmetic is broken"):
+        book.build(tmp_path / "html", toc_path=toc, notebook_dir=nbs, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache" / "01_broken.ipynb").exists(), "a failed execution must not be cached"
+
+
 def test_build_refuses_to_wipe_a_foreign_folder(book, tmp_path):
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(book.BookError, match="refusing"):

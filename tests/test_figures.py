@@ -200,26 +200,30 @@ def test_no_orphan_files_in_figures(gen):
 
 def test_stored_measurement_figures_draw_from_records_of_the_stored_format(gen, tmp_path, monkeypatch):
     """mqar_recall and gpu_scaling read committed result files; check their drawing code on small made-up
-    records of the same format (the numbers are placeholders, only the plumbing is tested here)."""
-    results = tmp_path / "benchmarks" / "results"
-    (results / "local").mkdir(parents=True)
-    rows = [dict(kind=k, num_kv_pairs=D, d_model=w, seq_len=64, accuracy=0.5, n_heads=2)
+    records of the same format (the numbers are placeholders: only the plumbing is tested here), and that
+    a missing file is reported, not drawn."""
+    from linattn_edu.panels import nb10_scaling
+
+    rows = [dict(kind=k, num_kv_pairs=D, d_model=w, seq_len=64, accuracy=0.5, state_size=w * 8, steps=1)
             for w, Ds in ((32, (4, 8, 16)), (16, (16,)), (64, (16,))) for D in Ds
             for k in ("softmax", "linear", "delta")]
-    (results / "mqar.json").write_text(json.dumps({"command": "c", "date": "2026-01-01", "machine": {}, "rows": rows}))
-    gpu_rows = [dict(method=m, mode="fwd", T=T, ms=T / 1e3, peak_gib=T / 1e4, status="ok")
-                for m in ("sdpa", "chunked64") for T in (1024, 4096, 16384)]
+    mqar_file = tmp_path / "benchmarks" / "results" / "mqar.json"
+    mqar_file.parent.mkdir(parents=True)
+    mqar_file.write_text(json.dumps({"command": "c", "date": "2026-01-01", "machine": {}, "rows": rows}))
+    gpu_rows = [dict(method=m, mode=mode, T=T, ms=T / 1e3, peak_gib=T / 1e4, status="ok")
+                for m in ("sdpa", "chunked_compiled") for mode in ("fwd", "fwd+bwd") for T in (1024, 4096, 16384)]
     record = {"meta": {"device": "cuda", "dtype": "bfloat16", "B": 1, "H": 1, "D": 64, "date": "2026-01-01",
-                       "command": "c", "versions": {"gpu": "test GPU"}}, "methods": {}, "results": gpu_rows}
-    (results / "gpu.json").write_text(json.dumps(record))
-    (results / "local" / "cuda-ignored.json").write_text(json.dumps(record))
-    monkeypatch.setattr(gen, "RESULTS_DIR", results)
+                       "command": "c", "versions": {"gpu": "test GPU"}}, "methods": {}, "ceilings": None,
+              "results": gpu_rows}
+    gpu_file = mqar_file.parent / "gpu.json"
+    gpu_file.write_text(json.dumps(record))
     monkeypatch.setattr(gen, "ROOT", tmp_path)
-    assert gen.stored_results("gpu")[0].name == "gpu.json"          # local/ is never used
+    monkeypatch.setattr(gen, "MQAR_RESULTS", mqar_file)
+    monkeypatch.setattr(nb10_scaling, "DEFAULT_RESULTS", str(gpu_file))
     for name in ("mqar_recall", "gpu_scaling"):
         assert gen.missing_input(name) is None
         png, _ = gen.render(name, tmp_path)
         grey, _ = _grey(png)
         assert grey.std() > 0.05, name
-    monkeypatch.setattr(gen, "RESULTS_DIR", tmp_path / "nowhere")
-    assert "no stored" in gen.missing_input("gpu_scaling")
+    monkeypatch.setattr(gen, "MQAR_RESULTS", tmp_path / "nowhere.json")
+    assert "nowhere.json is missing" in gen.missing_input("mqar_recall")

@@ -1,7 +1,6 @@
 """MQAR generator and tiny models (kept under a few seconds: training is measured in notebook 09)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 

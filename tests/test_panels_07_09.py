@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 
-from linattn_edu import numpy as lnp
 from linattn_edu.panels import nb07_decay, nb08_memory, nb09_mqar_task
 
 EXACT = 1e-10

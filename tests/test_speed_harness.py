@@ -107,3 +107,17 @@ def test_cumsum_precision_rows():
 def test_bad_mode_is_rejected():
     with pytest.raises(SystemExit):
         speed.parse(["--modes", "backward"])
+
+
+def test_normalise_first_is_the_same_function(rng):
+    """Both orderings of the division (the harness's ablation) agree in float64 and stay at bf16 level."""
+    q, k, v = (torch.from_numpy(rng.standard_normal((2, 3, 70, 6))) for _ in range(3))
+    S0, z0 = torch.from_numpy(rng.random((2, 3, 6, 6))), torch.from_numpy(rng.random((2, 3, 6)) + 0.5)
+    fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
+    a, (Sa, za) = chunked_from_features(fq, fk, v, 16, S0, z0)
+    b, (Sb, zb) = chunked_from_features(fq, fk, v, 16, S0, z0, normalise_first=True)
+    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    qb, kb, vb = _bf16_inputs(T=1000)
+    ref, _ = lt.chunked_linear_attention(qb.double(), kb.double(), vb.double(), "elu_plus_one")
+    out = speed._chunked_normalise_first(qb, kb, vb)
+    assert float((out.double() - ref).norm() / ref.norm()) < 5e-3

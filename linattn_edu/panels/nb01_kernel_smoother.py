@@ -53,23 +53,34 @@ def compute(feature_map="taylor_features", temperature=2.0, n=24, row=12, d=4, m
             "temperature": float(temperature), "n": n}
 
 
+def few_ticks(fig, nbins=4):
+    """At most ~nbins ticks on every linear axis: each tick is an object built on every redraw."""
+    from matplotlib.ticker import MaxNLocator
+    for ax in fig.axes:
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "linear":
+                axis.set_major_locator(MaxNLocator(nbins, integer=False))
+
+
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=(10, 3.2))
     fig.clear()
-    ax_a, ax_w, ax_r = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.4]})
-    A, W, i = result["A"], result["W"], result["row"]
+    ax_h, ax_r = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1.4]})
+    A, W, i, n = result["A"], result["W"], result["row"], result["n"]
     vmax = max(A.max(), W.max())
-    for ax, M, title in ((ax_a, A, f"softmax, tau = {result['temperature']:.2g}"),
-                         (ax_w, W, result["feature_map"] + (f" ({result['empty_rows']} rows all 0)"
-                                                              if result["empty_rows"] else ""))):
-        ax.imshow(M, cmap="Greys", vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
-        ax.axhline(i, color="tab:orange", lw=1, ls="--")
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("key j")
-        ax.set_ylabel("query i")
-    j = np.arange(result["n"])
+    gap = max(1, n // 8)
+    both = np.full((n, 2 * n + gap), np.nan)                 # [A | gap | W] in one image: one axes, not two
+    both[:, :n], both[:, n + gap:] = A, W
+    cmap = plt.get_cmap("Greys").with_extremes(bad="white")   # the NaN gap column stays white
+    ax_h.imshow(both, cmap=cmap, vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
+    ax_h.axhline(i, color="tab:orange", lw=1, ls="--")
+    right = result["feature_map"] + (f" ({result['empty_rows']} rows all 0)" if result["empty_rows"] else "")
+    ax_h.set_title(f"softmax, tau = {result['temperature']:.2g}   |   {right}", fontsize=9)
+    ax_h.set_xlabel("key j")
+    ax_h.set_ylabel("query i")
+    j = np.arange(n)
     ax_r.plot(j, A[i], "o-", color="black", ms=3, label="softmax")
     ax_r.plot(j, W[i], "s--", color="tab:orange", ms=3, mfc="none", label=result["feature_map"])
     ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean over rows {result['tv'].mean():.3f})",
@@ -77,7 +88,9 @@ def draw(result, fig=None):
     ax_r.set_xlabel("key j")
     ax_r.set_ylabel("weight of key j for query i")
     ax_r.legend(fontsize=8)
+    few_ticks(fig)
+    ax_h.set_xticks([0, n - 1, n + gap, 2 * n + gap - 1], ["0", str(n - 1), "0", str(n - 1)])   # after few_ticks
     fig.suptitle(f"attention weights (white = 0, black = {vmax:.2f}); dashed line: the row on the right",
                  fontsize=9)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.35)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
     return fig

@@ -11,6 +11,7 @@ and the FLOP curves over n on log-log axes with the crossover lengths n* marked.
 import numpy as np
 
 from .. import costs
+from .nb01_kernel_smoother import few_ticks
 
 DEFAULTS = dict(n=512, d=64, m=64, d_v=64)
 
@@ -18,10 +19,10 @@ FORMS = ("softmax", "quadratic", "linear")
 
 
 def plain_log_ticks(ax):
-    """Log-axis tick labels as plain text (1e+04), no minor ticks: mathtext labels cost ~30 ms a redraw."""
+    """Log-axis tick labels as plain text (1e4 at the powers of ten), no minor ticks: mathtext labels cost ~30 ms a redraw."""
     from matplotlib.ticker import FuncFormatter, NullLocator
     for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.0e}".replace("e+0", "e")))
+        axis.set_major_formatter(FuncFormatter(lambda x, _: f"1e{np.log10(x):.0f}" if x > 0 else "0"))
         axis.set_minor_locator(NullLocator())
 
 
@@ -71,5 +72,6 @@ def draw(result, fig=None):
     ax_c.set_ylabel("FLOPs")
     ax_c.set_title("FLOPs of the three forms; linear wins right of n*", fontsize=9)
     ax_c.legend(fontsize=7, loc="upper left")
+    few_ticks(fig)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.2, top=0.9, wspace=0.25)
     return fig

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import costs
 from .. import numpy as lnp
+from .nb01_kernel_smoother import few_ticks
 
 DEFAULTS = dict(chunk_size=8, n=32, m=16, d_v=16, seed=0)
 PHI = "elu_plus_one"
@@ -69,6 +70,7 @@ def draw(result, fig=None):
     ax_c.set_title(f"n = {n}, m = {result['m']}, d_v = {result['d_v']}; chunked vs parallel max diff "
                    f"{result['max_diff_vs_parallel']:.0e}", fontsize=8)
     ax_c.legend(fontsize=7)
+    few_ticks(fig)
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.25)
     return fig
 

@@ -12,6 +12,7 @@ The states come from ``recurrent_linear_attention`` called one token at a time w
 import numpy as np
 
 from .. import numpy as lnp
+from .nb01_kernel_smoother import few_ticks
 
 DEFAULTS = dict(t=6, n=12, d=4, d_v=4, seed=0)
 PHI = "elu_plus_one"
@@ -53,8 +54,8 @@ def draw(result, fig=None):
     ax_s, ax_z, ax_w = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.45, 1.6]})
     t, n = result["t"], result["n"]
     lim = result["S_scale"]
-    ax_s.imshow(result["S"], cmap="RdGy_r", vmin=-lim, vmax=lim)             # one scale for all t
-    ax_s.set_title(f"state S_t after t = {t} tokens", fontsize=9)
+    ax_s.imshow(result["S"], cmap="cividis", vmin=-lim, vmax=lim)   # one scale for all t; luminance rises with value
+    ax_s.set_title(f"state S_t after t = {t} tokens (dark < 0 < light)", fontsize=8)
     ax_s.set_xlabel("value dim")
     ax_s.set_ylabel("feature dim (m)")
     m = result["z"].shape[0]
@@ -75,5 +76,9 @@ def draw(result, fig=None):
     ax_w.set_title(f"each token's share of out_t (RNN vs parallel: max diff {result['max_diff_vs_parallel']:.0e})",
                    fontsize=9)
     ax_w.legend(fontsize=7, loc="upper right")
+    few_ticks(fig)
+    from matplotlib.ticker import MaxNLocator
+    for axis in (ax_s.xaxis, ax_s.yaxis, ax_z.yaxis):                    # index axes: integer ticks
+        axis.set_major_locator(MaxNLocator(4, integer=True))
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.4)
     return fig

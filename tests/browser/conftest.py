@@ -44,11 +44,26 @@ def notebook_dir():
     return Path(os.environ.get("LINATTN_BROWSER_NOTEBOOKS", REPO / "notebooks")).resolve()
 
 
+SKIP_REASON = "LINATTN_SKIP_BROWSER=1 is set: the JupyterLab + Chromium browser tests are skipped"
+
+
+def _skip_requested():
+    return os.environ.get("LINATTN_SKIP_BROWSER") == "1"
+
+
+def pytest_report_header(config):
+    if _skip_requested():
+        return f"browser tests: SKIPPED ({SKIP_REASON})"
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).resolve().parent
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.browser)
+            if _skip_requested():
+                item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -125,10 +140,8 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def chromium_path():
-    if os.environ.get("LINATTN_SKIP_BROWSER") == "1":
-        reason = "LINATTN_SKIP_BROWSER=1 is set: the JupyterLab + Chromium browser tests are skipped"
-        print(f"\n{reason}", file=sys.stderr)
-        pytest.skip(reason)
+    if _skip_requested():
+        pytest.skip(SKIP_REASON)
     path = os.environ.get("LINATTN_CHROMIUM", DEFAULT_CHROMIUM)
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(
@@ -163,6 +176,7 @@ def browser(chromium_path, tmp_session_dir):
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
         "--disable-dev-shm-usage", "--mute-audio", "--window-size=1400,1000",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",  # offline: only the local server
         f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
         "about:blank",
     ]
@@ -212,7 +226,8 @@ PAGE_CONFIG = {
     }
 }
 SERVER_CONFIG = {
-    "LabApp": {"news_url": None, "expose_app_in_browser": True},
+    "LabApp": {"news_url": None, "expose_app_in_browser": True,
+               "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"},
     "ServerApp": {"terminals_enabled": False, "jpserver_extensions": {"jupyter_lsp": False}},
 }
 
@@ -231,8 +246,6 @@ class LabServer:
     def sessions(self):
         return self.api("GET", "/api/sessions")
 
-    def lab_url(self, relpath):
-        return f"{self.url}/lab/tree/{relpath}?token={self.token}&reset"
 
 
 def _mirror_repo(root, notebooks):
@@ -268,15 +281,16 @@ def lab_server(chromium_path, tmp_session_dir):
         JUPYTER_PLATFORM_DIRS="1",
         PYTHONDONTWRITEBYTECODE="1",
     )
-    env.pop("JUPYTER_PATH", None)
-    env.pop("JUPYTER_CONFIG_PATH", None)
+    # nothing from the caller's Jupyter setup; and no MPLBACKEND=Agg (common in CI) that would stop
+    # the kernel from using the inline backend, i.e. from showing any figure
+    for var in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "JUPYTER_PREFER_ENV_PATH", "MPLBACKEND"):
+        env.pop(var, None)
     port, token = _free_port(), secrets.token_hex(24)
     cmd = [
         sys.executable, "-m", "jupyterlab",
         "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         f"--LabApp.app_settings_dir={base / 'lab-app/settings'}",
-        "--ServerApp.open_browser=False", "--ServerApp.disable_check_xsrf=False",
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # jupyter refuses to run as root without it (CI containers)

@@ -3,9 +3,10 @@
 nbval runs the cells but never the JavaScript that renders widgets. This test sees what a student
 sees: for each notebook in notebooks/ it opens the notebook in a real JupyterLab, waits for a kernel
 that is really idle, runs all cells from the Run menu, and checks that no cell shows an error and
-that every widget rendered. Then, for every control of every ``linattn-panel`` (sliders, dropdowns,
-toggle buttons, checkboxes, radio buttons, text boxes) it changes the value through the UI as a user
-would (arrow key on a slider handle, picking another option, clicking), waits until the kernel is
+that every widget rendered. Then, for every control of every ``linattn-panel`` and of any other
+widget with controls (sliders, dropdowns, toggle buttons, checkboxes, radio buttons, text boxes) it
+changes the value through the UI as a user would (arrow key on a slider handle, picking another
+option, clicking, typing), waits until the kernel is
 idle and the panel's output has stopped changing, and asserts that the output changed (image bytes
 or text) and that nothing errored. Screenshots of each panel before and after each change go to
 tests/browser/screenshots/ (kept out of git).
@@ -23,10 +24,10 @@ NOTEBOOK_DIR = Path(os.environ.get("LINATTN_BROWSER_NOTEBOOKS", REPO / "notebook
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 
 KERNEL_START_TIMEOUT = 90.0   # s: kernel process start + first idle
-RUN_ALL_TIMEOUT = 180.0       # s: one notebook's cells (each should take well under a minute)
+RUN_ALL_TIMEOUT = 300.0       # s: one notebook's cells (should be well under a minute; generous for loaded CI)
 WIDGET_RENDER_TIMEOUT = 30.0  # s: widget views appear after the cells finished
 CHANGE_TIMEOUT = 20.0         # s: a panel must redraw within this after a control changed
-SETTLE_S = 0.4                # s: output unchanged (and kernel idle) this long = settled
+SETTLE_S = 0.3                # s: output unchanged (and kernel idle) this long = settled
 
 # JavaScript run in the page. JupyterLab is started with expose_app_in_browser, so window.jupyterapp
 # gives the notebook *model* (what the UI shows) for exact error / execution-count checks.
@@ -80,14 +81,34 @@ JS_RENDERED_VIEWS = """(root, expected) => {
   });
 }"""
 
+# What the user sees change: the Output widget(s) of a panel (image bytes or text, as HTML).
 JS_FINGERPRINT = """el => {
-  const out = el.querySelector(':scope > .widget-output') || el.querySelector('.widget-output');
-  if (!out) return null;
-  const h = out.innerHTML;
+  const outs = Array.from(el.querySelectorAll('.widget-output'));
+  if (!outs.length) return null;
+  const h = outs.map(o => o.innerHTML).join('|');
   let x = 0;
   for (let i = 0; i < h.length; i++) x = (x * 31 + h.charCodeAt(i)) | 0;
-  return {hash: x, len: h.length, imgs: out.querySelectorAll('img').length,
-          text: out.innerText.trim().slice(0, 200)};
+  return {hash: x, len: h.length, imgs: outs.reduce((n, o) => n + o.querySelectorAll('img').length, 0),
+          text: outs.map(o => o.innerText.trim()).join(' ').trim().slice(0, 200)};
+}"""
+
+# Every top-level widget view in the notebook's outputs, tagged data-linattn-scope. A linattn panel
+# is one; any other widget with controls (an interact, a bare slider) is tested the same way, so
+# that every control in the notebook is exercised, not only those of show(...).
+JS_SCOPES = r"""root => {
+  const cells = Array.from(root.querySelectorAll('.jp-Notebook .jp-Cell'));
+  const scopes = [];
+  cells.forEach((cell, index) => {
+    for (const view of cell.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets')) {
+      if (view.parentElement.closest('.jupyter-widgets')) continue;  // nested in another view
+      const tag = 's' + scopes.length;
+      view.setAttribute('data-linattn-scope', tag);
+      const cls = Array.from(view.classList).find(c => c.startsWith('linattn-panel-'));
+      scopes.push({tag, cell: index, panel: view.classList.contains('linattn-panel'),
+                   name: cls ? cls.slice('linattn-panel-'.length) : 'widget in cell ' + index});
+    }
+  });
+  return scopes;
 }"""
 
 # Controls of a panel, in order: the widget views inside the panel other than its output. Each is
@@ -96,31 +117,29 @@ JS_CONTROLS = r"""(panel, tag) => {
   const out = [];
   const kinds = [
     ['slider', '.widget-slider'], ['dropdown', '.widget-dropdown'], ['toggle-buttons', '.widget-toggle-buttons'],
-    ['checkbox', '.widget-checkbox'], ['radio', '.widget-radio'], ['select', '.widget-select'],
-    ['select-multiple', '.widget-select-multiple'], ['text', '.widget-text'], ['textarea', '.widget-textarea'],
+    ['checkbox', '.widget-checkbox'], ['radio', '.widget-radio'], ['select-multiple', '.widget-select-multiple'],
+    ['select', '.widget-select'], ['text', '.widget-text'], ['textarea', '.widget-textarea'],
     ['toggle-button', '.widget-toggle-button'], ['play', '.widget-play'],
   ];
   const passive = ['.widget-label', '.widget-html', '.widget-htmlmath', '.widget-button', '.widget-image',
                    '.widget-valid', '.widget-inline-hbox.widget-readout'];
-  const walk = (el) => {
-    for (const child of el.children) {
-      if (child.classList.contains('widget-output')) continue;
-      if (child.classList.contains('widget-box')) { walk(child); continue; }
-      const kind = kinds.find(([k, sel]) => child.matches(sel));
-      if (kind) {
-        const label = child.querySelector(':scope > .widget-label, :scope > label');
-        const desc = (label && label.textContent.trim().replace(/\u200b/g, '')) ||
-                     (child.querySelector('.widget-label-basic') || child).textContent.trim().slice(0, 40);
-        const disabled = !!child.querySelector(':disabled') || child.classList.contains('mod-disabled') ||
-                         !!child.querySelector('.noUi-target[disabled]');
-        child.setAttribute('data-linattn-control', tag + '-' + out.length);
-        out.push({kind: kind[0], description: desc, disabled, tag: tag + '-' + out.length});
-      } else if (!passive.some(sel => child.matches(sel))) {
-        out.push({kind: 'unknown', description: child.className, disabled: false});
-      }
+  const visit = (el) => {
+    if (el.classList.contains('widget-output')) return;
+    if (el.classList.contains('widget-box')) { for (const c of el.children) visit(c); return; }
+    const kind = kinds.find(([k, sel]) => el.matches(sel));
+    if (kind) {
+      const label = el.querySelector(':scope > .widget-label, :scope > label');
+      const desc = (label && label.textContent.trim().replace(/\u200b/g, '')) ||
+                   (el.querySelector('.widget-label-basic') || el).textContent.trim().slice(0, 40);
+      const disabled = !!el.querySelector(':disabled') || el.classList.contains('mod-disabled') ||
+                       !!el.querySelector('.noUi-target[disabled]');
+      el.setAttribute('data-linattn-control', tag + '-' + out.length);
+      out.push({kind: kind[0], description: desc, disabled, tag: tag + '-' + out.length});
+    } else if (!passive.some(sel => el.matches(sel))) {
+      out.push({kind: 'unknown', description: el.className, disabled: false});
     }
   };
-  walk(panel);
+  visit(panel);
   return out;
 }"""
 
@@ -303,24 +322,28 @@ def fingerprint(panel):
     return panel.evaluate(JS_FINGERPRINT)
 
 
-def wait_output_changed_and_settled(nb, panel, before):
+def wait_output_changed_and_settled(nb, panel, before, t_action):
     """Poll the panel's output until it differs from `before`, the kernel is idle and it has not
-    changed for SETTLE_S (each redraw replaces the image; a slow kernel may still be queueing)."""
+    changed for SETTLE_S (each redraw replaces the image; a slow kernel may still be queueing).
+    Returns (fingerprint, seconds from the user's action to the last change seen, or None)."""
     deadline = time.monotonic() + CHANGE_TIMEOUT
-    last, last_change = fingerprint(panel), time.monotonic()
+    last, last_change, first_change = fingerprint(panel), time.monotonic(), None
     while True:
-        time.sleep(0.1)
+        time.sleep(0.05)
         cur, now = fingerprint(panel), time.monotonic()
         if cur != last:
             last, last_change = cur, now
-        if (cur is not None and cur["hash"] != before["hash"] and now - last_change >= SETTLE_S
+        changed = cur is not None and cur["hash"] != before["hash"]
+        if changed and first_change is None:
+            first_change = now
+        if (changed and now - last_change >= SETTLE_S
                 and nb.ui_state() == "idle" and nb.server_state() == "idle"):
             # one more look after the kernel said idle: a queued redraw may just have landed
-            time.sleep(0.15)
+            time.sleep(0.1)
             if fingerprint(panel) == cur:
-                return cur
+                return cur, last_change - t_action
         if now > deadline:
-            return cur
+            return cur, None
 
 
 def change_control(ctl, kind):
@@ -328,19 +351,24 @@ def change_control(ctl, kind):
     ctl.scroll_into_view_if_needed()
     if kind == "slider":
         handle = ctl.locator(".noUi-handle").first
-        now, top = float(handle.get_attribute("aria-valuenow")), float(handle.get_attribute("aria-valuemax"))
+        # aria-valuenow is rounded (1.05 reads "1.0"): judge movement by the readout and the
+        # handle's position as well
+        state = """h => [h.getAttribute('aria-valuenow'), h.parentElement.style.transform,
+                         (h.closest('.widget-slider').querySelector('.widget-readout') || {}).textContent]"""
+        was = handle.evaluate(state)
+        now, top = float(was[0]), float(handle.get_attribute("aria-valuemax"))
         key = "ArrowRight" if now < top else "ArrowLeft"
         handle.focus()
         handle.press(key)
-        after = handle.get_attribute("aria-valuenow")
-        assert float(after) != now, f"pressing {key} on the slider handle did not move it (value {now})"
-        return f"{key} on the handle: {ctl.locator('.widget-readout').inner_text().strip() or after} (was {now:g})"
+        moved = wait_until(lambda: handle.evaluate(state), lambda st: st != was, 2.0)
+        expect(moved != was, f"pressing {key} on the slider handle did not move it (readout {was[2]!r})")
+        return f"{key} on the handle: readout {moved[2]!r} (was {was[2]!r})"
     if kind in ("dropdown", "select"):
         sel = ctl.locator("select")
         values = sel.locator("option").evaluate_all("os => os.map(o => o.value)")
         cur = sel.input_value()
         others = [v for v in values if v != cur]
-        assert others, f"the {kind} has a single option ({cur!r}): nothing to change"
+        expect(others, f"the {kind} has a single option ({cur!r}): nothing to change")
         sel.select_option(value=others[0])
         return f"picked option {others[0]!r} (was {cur!r})"
     if kind == "select-multiple":
@@ -365,8 +393,9 @@ def change_control(ctl, kind):
         return f"clicked the checkbox (was {'on' if was else 'off'})"
     if kind == "radio":
         radio = ctl.locator("input[type=radio]:not(:checked)").first
+        label = radio.evaluate("r => r.closest('label') ? r.closest('label').textContent.trim() : r.value")
         radio.click()
-        return f"clicked radio option {radio.get_attribute('value')!r}"
+        return f"clicked radio option {label!r}"
     if kind in ("text", "textarea"):
         box = ctl.locator("input, textarea").first
         cur = box.input_value()
@@ -396,10 +425,10 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
     stem = Path(name).stem
     for old in screenshot_dir.glob(f"{stem}__*.png"):
         old.unlink()
-    nb = NotebookInLab(lab_tab, name)
-    page, watch = nb.page, lab_tab.watch
-    ok = False
+    nb, ok = None, False
     try:
+        nb = NotebookInLab(lab_tab, name)
+        watch = lab_tab.watch
         # 1. open, wait for a kernel that is really idle, run all cells through the UI
         nb.open()
         t_open = time.monotonic()
@@ -424,39 +453,41 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
         problems = nb.visible_errors(nb.root) + watch.problems()
         expect(not problems, f"{name}: errors visible after Run All:\n" + "\n".join(problems))
 
-        panels = nb.root.locator(".linattn-panel")
-        n_panels = panels.count()
+        scopes = nb.root.evaluate(JS_SCOPES)
+        n_panels = sum(sc["panel"] for sc in scopes)
         expect(n_panels >= 1, f"{name}: no linattn panel (show(...)) rendered; every notebook needs one")
 
-        # 3. every control of every panel changes its panel's output, with no error
+        # 3. every control of every panel (and of any other widget) changes the output, with no error
         exercised = []
-        for p in range(n_panels):
-            panel = panels.nth(p)
+        for p, scope in enumerate(scopes):
+            panel = nb.root.locator(f"[data-linattn-scope='{scope['tag']}']")
             panel.scroll_into_view_if_needed()
-            pname = next((c[len("linattn-panel-"):] for c in panel.get_attribute("class").split()
-                          if c.startswith("linattn-panel-")), f"panel{p + 1}")
-            where = f"{name}, panel #{p + 1} ({pname})"
-            shown = wait_until(lambda: fingerprint(panel), lambda f: f and (f["imgs"] or f["text"]),
-                               WIDGET_RENDER_TIMEOUT)
-            expect(shown and (shown["imgs"] or shown["text"]), f"{where}: the panel's output stayed empty")
+            pname = scope["name"]
+            where = f"{name}, {'panel' if scope['panel'] else 'widget'} #{p + 1} ({pname})"
             controls = panel.evaluate(JS_CONTROLS, f"p{p + 1}")
             unknown = [c["description"] for c in controls if c["kind"] == "unknown"]
             expect(not unknown, f"{where}: controls of unknown kind {unknown}; teach change_control() about them")
+            if not scope["panel"] and not controls:
+                continue  # a display-only widget (HTML, Label, ...)
             expect(controls, f"{where}: the panel has no controls")
-            panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{pname}__0-before.png"),
+            shown = wait_until(lambda: fingerprint(panel), lambda f: f and (f["imgs"] or f["text"]),
+                               WIDGET_RENDER_TIMEOUT)
+            expect(shown is not None, f"{where}: has controls but no Output widget whose change a user could see")
+            expect(shown["imgs"] or shown["text"], f"{where}: the panel's output stayed empty")
+            panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__0-before.png"),
                              animations="disabled")
             for i, c in enumerate(controls):
                 what = f"{where}, control {c['description']!r} ({c['kind']})"
                 if c["disabled"] or c["kind"] == "play":
                     print(f"  skipped {what}: {'disabled' if c['disabled'] else 'Play widget (time-driven)'}")
                     continue
-                before = fingerprint(panel)
+                before, t_action = fingerprint(panel), time.monotonic()
                 try:
                     action = change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
                 except AssertionError as exc:
                     raise AssertionError(f"{what}: {exc}") from None
-                after = wait_output_changed_and_settled(nb, panel, before)
-                panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{pname}__{i + 1}-"
+                after, latency = wait_output_changed_and_settled(nb, panel, before, t_action)
+                panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__{i + 1}-"
                                           f"{_slug(c['description'])}.png"), animations="disabled")
                 errs = list(dict.fromkeys(nb.visible_errors(nb.root) + watch.problems()))
                 expect(not errs, f"{what}: error after {action}:\n" + "\n".join(errs))
@@ -464,7 +495,7 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
                        f"{what}: the panel's output did not change within {CHANGE_TIMEOUT:.0f} s after {action} "
                        f"(a dead control, or a callback that does not redraw, e.g. a missing plt.show())")
                 expect(after["imgs"] or after["text"], f"{what}: the output is empty after {action}")
-                exercised.append(f"{pname}:{c['description']}({c['kind']})")
+                exercised.append(f"{pname}:{c['description']}({c['kind']}, redrawn in {latency:.2f} s)")
         expect(nb.server_state() == "idle", f"{name}: kernel not idle at the end")
         print(f"\n  {name}: open+kernel {t_open - t0:.1f} s, run all {t_run - t_open:.1f} s, "
               f"controls {time.monotonic() - t_run:.1f} s; {n_panels} panel(s), "
@@ -472,10 +503,17 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
         ok = True
     finally:
         try:
-            nb.close()
+            if nb is not None:
+                nb.close()
+        except Exception as exc:
+            if ok:
+                raise
+            print(f"(closing {name} after the failure failed too: {exc})")  # keep the first error
         finally:
             if not ok:
                 lab_tab.discard()  # the next notebook starts from a fresh tab
+                log = lab_tab.server.log_path.read_text(errors="replace").splitlines()
+                print("last lines of the jupyter server log:\n  " + "\n  ".join(log[-25:]))
 
 
 def _slug(text):

@@ -1,0 +1,147 @@
+"""Notebook 10 panel: measured time and peak memory of attention forms against sequence length T.
+
+Reads a results file written by ``python -m benchmarks.speed`` (default: the stored H200 run,
+benchmarks/results/h200-2026-11-28.json) and shows, log-log,
+
+    (left)  median time per call against T, with two floors drawn from the run's measured ceilings:
+            softmax (causal) FLOPs / bf16 matmul rate, and the fewest bytes any attention must move
+            (read q, k, v (and d out), write out (and dq, dk, dv) once) / copy bandwidth;
+    (right) peak GPU memory against T (inputs included), with the inputs alone drawn.
+
+The crossover (the first measured T from which our compiled chunkwise form stays faster than SDPA)
+is marked. ``plot_scaling(path)`` is the one-call figure for the README gallery.
+"""
+import json
+import os
+
+import numpy as np
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # editable install
+DEFAULT_RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results", "h200-2026-11-28.json")
+MAIN = ("sdpa", "fla_chunk", "chunked_compiled", "chunked64", "cumsum", "quadratic")
+STYLE = {   # greyscale-safe: marker + line style carry the identity, colour is a bonus
+    "sdpa": ("tab:red", "o", "-"), "sdpa_noncausal": ("tab:red", "o", ":"),
+    "fla_chunk": ("tab:blue", "s", "-"), "chunked_compiled": ("black", "D", "-"),
+    "chunked64": ("tab:gray", "v", "--"), "chunked128": ("tab:gray", "^", "--"),
+    "linear_noncausal": ("tab:green", "x", ":"), "cumsum": ("tab:purple", "P", "-."),
+    "quadratic": ("tab:orange", "*", "-."), "recurrent": ("tab:brown", "h", ":"),
+}
+DEFAULTS = dict(mode="fwd+bwd", methods=MAIN, path=None)
+
+
+def load(path=None):
+    """The results record (dict) of a benchmarks.speed JSON file; path None = the stored H200 run."""
+    with open(path or DEFAULT_RESULTS) as f:
+        return json.load(f)
+
+
+def series(record, method, mode, key="ms"):
+    """(T, values) of the successful measurements of one method and mode, T ascending."""
+    rows = sorted((r for r in record["results"] if r["method"] == method and r["mode"] == mode
+                   and r["status"] == "ok" and r.get(key) is not None), key=lambda r: r["T"])
+    return np.array([r["T"] for r in rows]), np.array([r[key] for r in rows], dtype=float)
+
+
+def crossover(record, method, mode, baseline="sdpa"):
+    """First measured T from which `method` is faster than `baseline` at every longer measured T (None if never)."""
+    T1, a = series(record, method, mode)
+    T2, b = series(record, baseline, mode)
+    common = sorted(set(T1) & set(T2))
+    ta = dict(zip(T1, a))
+    tb = dict(zip(T2, b))
+    first = None
+    for T in common:
+        if ta[T] < tb[T]:
+            first = T if first is None else first
+        else:
+            first = None
+    return None if first is None else int(first)
+
+
+def floors(record, mode, T):
+    """Time floors (ms) at lengths T from the run's measured ceilings: (softmax FLOPs, minimum bytes)."""
+    meta, ceil = record["meta"], record["ceilings"]
+    B, H, D = meta["B"], meta["H"], meta["D"]
+    T = np.asarray(T, dtype=float)
+    elem = 2 if meta["dtype"] in ("bfloat16", "float16") else 4
+    flops = 2.0 * B * H * T * T * D                      # causal: QK^T and PV, half of the T x T each
+    n_io = 4 if mode == "fwd" else 8                     # fwd: q, k, v, out;  fwd+bwd: + dO in, dq, dk, dv out
+    if mode != "fwd":
+        flops = flops * 3.5                              # backward ~ 2.5 forwards (FlashAttention-2's count)
+    bytes_min = n_io * B * H * T * D * elem
+    return {"softmax_flops_ms": flops / (ceil["bf16_matmul_TFLOPs"] * 1e12) * 1e3,
+            "bytes_ms": bytes_min / (ceil["copy_TBps"] * 1e12) * 1e3,
+            "inputs_gib": (3 if mode == "fwd" else 4) * B * H * T * D * elem / 2**30}   # q, k, v (, dO)
+
+
+def compute(mode="fwd+bwd", methods=MAIN, path=None):
+    record = load(path)
+    labels = record.get("methods", {})
+    out = {"mode": mode, "time": {}, "memory": {}, "labels": {}, "oom": {}}
+    for m in methods:
+        T, ms = series(record, m, mode, "ms")
+        Tm, gib = series(record, m, mode, "peak_gib")
+        if len(T) == 0:
+            continue
+        out["time"][m], out["memory"][m] = (T, ms), (Tm, gib)
+        out["labels"][m] = labels.get(m, m)
+        out["oom"][m] = [r["T"] for r in record["results"]
+                         if r["method"] == m and r["mode"] == mode and r["status"].startswith("OOM")]
+    T_all = np.array(sorted({r["T"] for r in record["results"]}), dtype=float)
+    out["T_grid"] = T_all
+    out["floors"] = floors(record, mode, T_all) if record.get("ceilings") else None   # none measured on a CPU
+    out["crossover"] = crossover(record, "chunked_compiled", mode) if "chunked_compiled" in methods else None
+    out["device"] = record["meta"]["versions"].get("gpu", record["meta"]["device"])
+    out["setting"] = f"{record['meta']['dtype']}, B={record['meta']['B']} H={record['meta']['H']} D={record['meta']['D']}"
+    return out
+
+
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=(10, 3.8))
+    fig.clear()
+    ax_t, ax_m = fig.subplots(1, 2)
+    for m, (T, ms) in result["time"].items():
+        c, mk, ls = STYLE.get(m, ("k", ".", "-"))
+        ax_t.loglog(T, ms, color=c, marker=mk, ls=ls, ms=4, lw=1.2, label=result["labels"][m])
+        Tm, gib = result["memory"][m]
+        ax_m.loglog(Tm, gib, color=c, marker=mk, ls=ls, ms=4, lw=1.2)
+        for T_oom in result["oom"][m]:
+            ax_m.annotate("OOM", (T_oom, ax_m.get_ylim()[1] if len(gib) == 0 else gib.max()), fontsize=6,
+                          color=c, ha="center", va="bottom")
+    T, f = result["T_grid"], result["floors"]
+    if f is not None:
+        ax_t.loglog(T, f["softmax_flops_ms"], color="tab:red", lw=0.8, ls=(0, (1, 3)), label="softmax FLOP floor")
+        ax_t.loglog(T, f["bytes_ms"], color="k", lw=0.8, ls=(0, (1, 3)), label="byte floor (inputs/outputs once)")
+        ax_m.loglog(T, f["inputs_gib"], color="k", lw=0.8, ls=(0, (1, 3)), label="inputs alone")
+        ax_m.legend(fontsize=6, loc="upper left")
+    if not any(len(v[0]) for v in result["memory"].values()):
+        ax_m.text(0.5, 0.5, "no GPU memory counter on this device", ha="center", va="center",
+                  transform=ax_m.transAxes, fontsize=8)
+    if result["crossover"]:
+        for ax in (ax_t, ax_m):
+            ax.axvline(result["crossover"], color="0.5", lw=0.8, ls="--")
+        ax_t.text(result["crossover"], ax_t.get_ylim()[1], f" crossover\n T={result['crossover']}", fontsize=7,
+                  va="top", ha="left")
+    ax_t.set_title(f"{result['mode']} time, {result['device']}", fontsize=9)
+    ax_m.set_title(f"{result['mode']} peak memory (inputs included)", fontsize=9)
+    ax_t.set_ylabel("ms per call (median)")
+    ax_m.set_ylabel("GiB")
+    ticks = [t for t in T if t >= T[0]]
+    for ax in (ax_t, ax_m):
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{int(t) // 1024}k" if t >= 1024 else str(int(t)) for t in ticks], fontsize=7)
+        ax.set_xlabel(f"sequence length T  ({result['setting']})", fontsize=8)
+        ax.grid(True, which="major", lw=0.3, alpha=0.5)
+    ax_t.legend(fontsize=6, loc="lower right")
+    for ax in fig.axes:                      # minor log ticks cost most of a redraw
+        ax.minorticks_off()
+        ax.set_xticks(ticks)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
+    return fig
+
+
+def plot_scaling(results_json=None, mode="fwd+bwd", methods=MAIN, fig=None):
+    """One call: the figure of a stored benchmarks.speed run (default: the H200 run), for the README gallery."""
+    return draw(compute(mode=mode, methods=methods, path=results_json), fig=fig)

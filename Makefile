@@ -36,12 +36,12 @@ browser-deps:
 	  else echo "WARNING: /usr/bin/chromium missing; run: sudo apt-get install -y chromium (tests/browser will fail)"; fi; \
 	fi
 
-# The whole suite: library tests and notebooks (nbval; one worker per core, a notebook stays on one
-# worker), then the browser suite (one JupyterLab server and one Chromium for all notebooks).
+# The whole suite in one pytest run: library tests, notebooks (nbval) and the browser suite, one
+# worker per core; --dist loadfile keeps each notebook (and the whole browser suite, which shares one
+# JupyterLab server and one Chromium) on one worker, so the browser suite runs beside the rest.
 WORKERS ?= auto
 test: setup browser-deps
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks --ignore=tests/browser $(NBVAL) -rs
-	$(PY) -m pytest tests/browser -rs
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks $(NBVAL) -rs
 
 # Browser suite alone (JupyterLab + headless Chromium); prints per-notebook timings.
 test-browser: setup browser-deps

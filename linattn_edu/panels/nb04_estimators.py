@@ -59,10 +59,12 @@ def compute(norm_x=1.0, norm_y=1.0, angle=1.0, m=16, orthogonal=False, d=16, rep
     sm = float(theory.softmax_kernel(x, y))
     formulas = {"trig": theory.mse_trig(x, y, m), "positive": theory.mse_positive(x, y, m),
                 "hyperbolic": theory.mse_hyperbolic(x, y, m)}
-    res = {"sm": sm, "m": m, "orthogonal": orthogonal, "estimates": {}, "mc_mse": {}, "mc_se": {},
+    used_orthogonal = bool(orthogonal and m <= d)       # Theorem 2's orthogonal draws need m <= d; else iid
+    res = {"sm": sm, "m": m, "orthogonal": used_orthogonal, "orthogonal_requested": bool(orthogonal),
+           "estimates": {}, "mc_mse": {}, "mc_se": {},
            "formula_mse": {k: float(v) for k, v in formulas.items()}}
     for i, kind in enumerate(KINDS):
-        est = sample_kernel_estimates(x, y, m, kind, reps, orthogonal and m <= d, seed + i)
+        est = sample_kernel_estimates(x, y, m, kind, reps, used_orthogonal, seed + i)
         res["estimates"][kind] = est
         res["mc_mse"][kind], res["mc_se"][kind] = mc_mse(est, sm)
     res["ortho_bound"] = float(theory.mse_orthogonal_bound(x, y, m)) if m <= d else float("nan")
@@ -87,7 +89,9 @@ def draw(result, fig=None):
     ax.set_xlabel("estimate of SM(x, y) = exp(x·y)")
     ax.set_ylabel("density")
     ax.set_title(f"{len(ests['trig'])} projections, m = {result['m']} draws"
-                 + (" (orthogonal)" if result["orthogonal"] else " (iid)"), fontsize=10)
+                 + (" (orthogonal)" if result["orthogonal"]
+                    else " (iid: orthogonal needs m <= d)" if result.get("orthogonal_requested") else " (iid)"),
+                 fontsize=10)
     ax.legend(fontsize=8)
     ax = axes[1]
     pos = np.arange(len(KINDS))

@@ -37,7 +37,7 @@ def compute(half_life=8.0, n=48, seed=0, d=4):
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.0))
+        fig = plt.figure(figsize=(9, 2.7))
     fig.clear()
     ax_m, ax_w, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
     n = result["n"]

@@ -59,7 +59,7 @@ def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(9, 3.0))
+        fig = plt.figure(figsize=(8.5, 2.7))
     fig.clear()
     ax_c, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     s = result["sweep"]

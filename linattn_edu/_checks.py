@@ -140,3 +140,27 @@ def check_same_device(**tensors):
     if len(set(devices.values())) > 1:
         listing = ", ".join(f"{name}: {dev}" for name, dev in devices.items())
         raise ValueError(f"all tensors must be on the same device (got {listing})")
+
+
+def check_matrix_state(state, batch_shape, d_k, d_v, backend):
+    """state: None or S of shape (..., d_k, d_v) (the unnormalised decay / delta-rule forms: no z)."""
+    if state is None:
+        return
+    check_array("state", state, backend, min_ndim=2)
+    want = tuple(batch_shape) + (d_k, d_v)
+    if tuple(state.shape) != want:
+        raise ValueError(f"state must be S with shape (..., d_k, d_v) = {want} for these inputs "
+                         f"(got state: {_shape(state)})")
+
+
+def check_gate(name, g, k, per_feature_ok, backend):
+    """g: (..., n) (one value per token), or (..., n, d_k) when per-feature gates are allowed.
+    Returns True for per-feature gates."""
+    check_array(name, g, backend, min_ndim=1)
+    scalar_shape, feature_shape = tuple(k.shape[:-1]), tuple(k.shape)
+    if tuple(g.shape) == scalar_shape:
+        return False
+    if per_feature_ok and tuple(g.shape) == feature_shape:
+        return True
+    want = f"(..., n) = {scalar_shape}" + (f" or (..., n, d_k) = {feature_shape}" if per_feature_ok else "")
+    raise ValueError(f"{name} must have shape {want}, one value per token (got {name}: {_shape(g)})")

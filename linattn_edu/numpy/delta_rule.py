@@ -30,14 +30,13 @@ C = 1 is the recurrence. The inter-chunk loop (S -> S_next) is inherent: the tra
 """
 import numpy as np
 
-from .._checks import check_qkv, check_causal_lengths, check_positive_int
-from .gating import check_gate, check_matrix_state
+from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state
 
 
 def _validate(q, k, v, beta, chunk_size, state):
     check_qkv(q, k, v, "numpy")
     check_causal_lengths(q, k)
-    check_gate("beta", beta, k, per_feature_ok=False)
+    check_gate("beta", beta, k, per_feature_ok=False, backend="numpy")
     if not np.isfinite(beta).all():
         raise ValueError("beta must be finite (got NaN or inf); beta is usually sigmoid(x) in (0, 1) or 2 sigmoid(x) in (0, 2)")
     check_positive_int("chunk_size", chunk_size, allow_none=True)

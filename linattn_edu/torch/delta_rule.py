@@ -18,15 +18,14 @@ float32 for 16-bit inputs (float64 stays float64); out is cast back to the input
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_same_device
-from .gating import check_gate, check_matrix_state
+from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state, check_same_device
 from .reassociation import accumulation_dtype
 
 
 def _validate(q, k, v, beta, chunk_size, state):
     check_qkv(q, k, v, "torch")
     check_causal_lengths(q, k)
-    check_gate("beta", beta, k, per_feature_ok=False)
+    check_gate("beta", beta, k, per_feature_ok=False, backend="torch")
     check_same_device(q=q, k=k, v=v, beta=beta)
     if not bool(torch.isfinite(beta).all()):
         raise ValueError("beta must be finite (got NaN or inf); beta is usually sigmoid(x) in (0, 1) or 2 sigmoid(x) in (0, 2)")

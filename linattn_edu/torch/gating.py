@@ -19,35 +19,8 @@ Decays, sums and the state are computed in float32 for 16-bit inputs; out is cas
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_array, check_same_device
+from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_array, check_gate, check_matrix_state, check_same_device
 from .reassociation import accumulation_dtype
-
-
-def _shape(x):
-    return "(" + ", ".join(str(s) for s in x.shape) + ")"
-
-
-def check_matrix_state(state, batch_shape, d_k, d_v, backend):
-    """state: None or S of shape (..., d_k, d_v) (no normaliser: these forms are unnormalised)."""
-    if state is None:
-        return
-    check_array("state", state, backend, min_ndim=2)
-    want = tuple(batch_shape) + (d_k, d_v)
-    if tuple(state.shape) != want:
-        raise ValueError(f"state must be S with shape (..., d_k, d_v) = {want} for these inputs "
-                         f"(got state: {_shape(state)})")
-
-
-def check_gate(name, g, k, per_feature_ok):
-    """g: (..., n) (one value per token), or (..., n, d_k) when per-feature gates are allowed."""
-    check_array(name, g, "torch", min_ndim=1)
-    scalar_shape, feature_shape = tuple(k.shape[:-1]), tuple(k.shape)
-    if tuple(g.shape) == scalar_shape:
-        return False
-    if per_feature_ok and tuple(g.shape) == feature_shape:
-        return True
-    want = f"(..., n) = {scalar_shape}" + (f" or (..., n, d_k) = {feature_shape}" if per_feature_ok else "")
-    raise ValueError(f"{name} must have shape {want}, one value per token (got {name}: {_shape(g)})")
 
 
 def _check_log_decay(log_decay):
@@ -62,7 +35,7 @@ def _check_log_decay(log_decay):
 def _validate(q, k, v, log_decay, chunk_size, state):
     check_qkv(q, k, v, "torch")
     check_causal_lengths(q, k)
-    per_feature = check_gate("log_decay", log_decay, k, per_feature_ok=True)
+    per_feature = check_gate("log_decay", log_decay, k, per_feature_ok=True, backend="torch")
     check_same_device(q=q, k=k, v=v, log_decay=log_decay)
     _check_log_decay(log_decay)
     check_positive_int("chunk_size", chunk_size, allow_none=True)

@@ -383,7 +383,11 @@ def delta_rule_recall(fig):
 # ============================================================================ stored measurements
 # Two figures show measurements too slow to redo in `make figures` (training runs, a GPU); they read the
 # committed result files the notebooks read, each of which records its command, date and machine.
-MQAR_RESULTS = ROOT / "benchmarks" / "results" / "mqar-full.json"          # notebook 09, section 5
+MQAR_RESULTS = ROOT / "benchmarks" / "results"        # mqar-full*.json: the stored runs notebook 09 shows
+
+
+def _mqar_files():
+    return sorted(MQAR_RESULTS.glob("mqar-full*.json"))
 
 
 def _gpu_results():
@@ -395,38 +399,48 @@ def _needs_file(path_fn, how):
     return lambda: None if path_fn().exists() else f"{path_fn()} is missing ({how} writes it)"
 
 
+def _needs_mqar():
+    return None if _mqar_files() else (f"no {MQAR_RESULTS}/mqar-full*.json "
+                                       "(python -m linattn_edu.mqar --full --out <file> writes one)")
+
+
 @figure("mqar_recall", "09",
-        "Multi-query associative recall after training (stored run): softmax recalls every pair; fixed-state mixers "
-        "need a large enough state (right: small states fail at D = 16), and fixed random features barely learn it.",
-        needs=_needs_file(lambda: MQAR_RESULTS, "python -m linattn_edu.mqar --full --out " + str(MQAR_RESULTS)))
+        "Multi-query associative recall after training (stored runs, seed 0): softmax recalls every pair; the "
+        "fixed-state mixers fall behind as pairs D grow (left) and catch up with a bigger state (right).",
+        needs=_needs_mqar)
 def mqar_recall(fig):
     import json
 
     from linattn_edu import mqar
 
-    record = json.loads(MQAR_RESULTS.read_text())
-    rows = record["rows"]
-    at32 = mqar.table([r for r in rows if r["d_model"] == 32], by="num_kv_pairs")
-    at16 = [r for r in rows if r["num_kv_pairs"] == 16]
+    rows, sources = [], []
+    for path in _mqar_files():                              # the same files and rows notebook 09 plots
+        record = json.loads(path.read_text())
+        rows += [dict(r, seed=r.get("seed", 0)) for r in record["rows"]]
+        sources.append(f"{path.name} ({record['date'][:10]})")
+    seed0 = [r for r in rows if r["seed"] == 0]
+    by_D = [r for r in seed0 if r["d_model"] == 32]
+    at16 = [r for r in seed0 if r["num_kv_pairs"] == 16 and r["seq_len"] == 64]
     ax_d, ax_s = fig.subplots(1, 2, sharey=True)
     for kind in mqar.MIXERS:
-        if kind not in at32:
+        mine = sorted((r for r in by_D if r["kind"] == kind), key=lambda r: r["num_kv_pairs"])
+        if not mine:
             continue
-        Ds = sorted(at32[kind])
-        ax_d.plot(Ds, [at32[kind][D] for D in Ds], label=kind)
+        ax_d.plot([r["num_kv_pairs"] for r in mine], [r["accuracy"] for r in mine], label=kind)
         mine = sorted((r for r in at16 if r["kind"] == kind), key=lambda r: r["state_size"])
         ax_s.plot([r["state_size"] for r in mine], [r["accuracy"] for r in mine], label=kind)
-    ax_d.set_xlabel("number of key-value pairs D")
+    lengths = sorted({r["seq_len"] for r in by_D})
+    ax_d.axvline(16, color="grey", lw=0.8, linestyle=":", marker="")
+    ax_d.set_xlabel("number of key-value pairs D (dotted: D = d_k = 16)")
     ax_d.set_ylabel("recall accuracy at the query positions")
     ax_d.set_ylim(-0.02, 1.05)
-    ax_d.set_title(f"d_model = 32, sequence length {rows[0]['seq_len']}")
+    ax_d.set_title(f"d_model = 32 (2 heads, d_k = 16); sequence length {' / '.join(map(str, lengths))}")
     ax_d.legend()
     ax_s.set_xscale("log")
-    ax_s.set_xlabel("state per sequence (floats; d_model = 16, 32, 64)")
-    ax_s.set_title("D = 16 pairs, against the size of the state")
-    machine = record.get("machine", {})
-    fig.supxlabel(f"{MQAR_RESULTS.relative_to(ROOT)}: {record.get('date', '?')[:10]}, {machine.get('cpu', '?')}, "
-                  f"torch {machine.get('torch', '?')}, {record['rows'][0]['steps']} training steps", fontsize=7)
+    ax_s.set_xlabel("floats kept per sequence (softmax: its KV cache)")
+    ax_s.set_title("D = 16, length 64; d_model = 16, 32, 64 (state grows)")
+    fig.supxlabel("stored in benchmarks/results/: " + ", ".join(sources) + f"; {record['machine']['cpu']}",
+                  fontsize=7)
 
 
 @figure("gpu_scaling", "10",

@@ -148,6 +148,13 @@ def test_rebuild_reuses_executions(book, tiny_site, capsys):
     assert log.count("executed copy reused") == 2, log
 
 
+def test_the_course_toc_names_every_notebook_in_order(book):
+    _, lectures = book.read_toc()
+    listed = [p.name for _, paths in lectures for p in paths]
+    on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert listed == on_disk, "book/toc.yml must list every notebook, in the order of their numbers"
+
+
 def test_toc_must_name_every_notebook(book, tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()

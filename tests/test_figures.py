@@ -207,9 +207,10 @@ def test_stored_measurement_figures_draw_from_records_of_the_stored_format(gen, 
     rows = [dict(kind=k, num_kv_pairs=D, d_model=w, seq_len=64, accuracy=0.5, state_size=w * 8, steps=1)
             for w, Ds in ((32, (4, 8, 16)), (16, (16,)), (64, (16,))) for D in Ds
             for k in ("softmax", "linear", "delta")]
-    mqar_file = tmp_path / "benchmarks" / "results" / "mqar.json"
+    mqar_file = tmp_path / "benchmarks" / "results" / "mqar-full.json"
     mqar_file.parent.mkdir(parents=True)
-    mqar_file.write_text(json.dumps({"command": "c", "date": "2026-01-01", "machine": {}, "rows": rows}))
+    mqar_file.write_text(json.dumps({"command": "c", "date": "2026-01-01", "machine": {"cpu": "test CPU"},
+                                     "rows": rows}))
     gpu_rows = [dict(method=m, mode=mode, T=T, ms=T / 1e3, peak_gib=T / 1e4, status="ok")
                 for m in ("sdpa", "chunked_compiled") for mode in ("fwd", "fwd+bwd") for T in (1024, 4096, 16384)]
     record = {"meta": {"device": "cuda", "dtype": "bfloat16", "B": 1, "H": 1, "D": 64, "date": "2026-01-01",
@@ -218,12 +219,12 @@ def test_stored_measurement_figures_draw_from_records_of_the_stored_format(gen, 
     gpu_file = mqar_file.parent / "gpu.json"
     gpu_file.write_text(json.dumps(record))
     monkeypatch.setattr(gen, "ROOT", tmp_path)
-    monkeypatch.setattr(gen, "MQAR_RESULTS", mqar_file)
+    monkeypatch.setattr(gen, "MQAR_RESULTS", mqar_file.parent)
     monkeypatch.setattr(nb10_scaling, "DEFAULT_RESULTS", str(gpu_file))
     for name in ("mqar_recall", "gpu_scaling"):
         assert gen.missing_input(name) is None
         png, _ = gen.render(name, tmp_path)
         grey, _ = _grey(png)
         assert grey.std() > 0.05, name
-    monkeypatch.setattr(gen, "MQAR_RESULTS", tmp_path / "nowhere.json")
-    assert "nowhere.json is missing" in gen.missing_input("mqar_recall")
+    monkeypatch.setattr(gen, "MQAR_RESULTS", tmp_path / "nowhere")
+    assert "no " in gen.missing_input("mqar_recall") and "nowhere" in gen.missing_input("mqar_recall")

@@ -22,6 +22,7 @@ MAIN = ("sdpa", "fla_chunk", "chunked_compiled", "chunked64", "cumsum", "quadrat
 STYLE = {   # greyscale-safe: marker + line style carry the identity, colour is a bonus
     "sdpa": ("tab:red", "o", "-"), "sdpa_noncausal": ("tab:red", "o", ":"),
     "fla_chunk": ("tab:blue", "s", "-"), "chunked_compiled": ("black", "D", "-"),
+    "chunked_compiled_nfirst": ("black", "d", ":"),
     "chunked64": ("tab:gray", "v", "--"), "chunked128": ("tab:gray", "^", "--"),
     "linear_noncausal": ("tab:green", "x", ":"), "cumsum": ("tab:purple", "P", "-."),
     "quadratic": ("tab:orange", "*", "-."), "recurrent": ("tab:brown", "h", ":"),

@@ -84,8 +84,9 @@ def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0, normalise_first=F
 
     phi_q, phi_k: (..., n, m), v: (..., n, d_v) in one dtype; S0: (..., m, d_v), z0: (..., m) in the
     accumulation dtype. Returns (out: (..., n, d_v) in v.dtype, (S, z) after the last token).
-    normalise_first=True scales the rows of phi(Q) and A by 1/den before the matmuls (same result; on an
-    H200 under torch.compile it saved ~10% of the forward but cost ~15% more in forward+backward)."""
+    normalise_first=True scales the rows of phi(Q) and A by 1/den before the matmuls: the same function,
+    kept as an ablation. On an H200 under torch.compile (T = 64k, bf16) it needed 36% more memory in
+    forward+backward and was no faster (benchmarks/results/h200-2026-11-28-command.md)."""
     dt, acc = v.dtype, S0.dtype
     n, m, d_v = phi_q.shape[-2], phi_q.shape[-1], v.shape[-1]
     batch = phi_q.shape[:-2]

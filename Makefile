@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "linattn-edu needs Python >= 3.10, found " + sys.version' 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e ".[test,book]"
 	touch $(STAMP)
 
 lab: setup
@@ -41,7 +41,7 @@ browser-deps:
 # JupyterLab server and one Chromium) on one worker, so the browser suite runs beside the rest.
 WORKERS ?= auto
 test: setup browser-deps
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks $(NBVAL) -rs
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks $(NBVAL) -rs --durations=15
 
 # Browser suite alone (JupyterLab + headless Chromium); prints per-notebook timings.
 test-browser: setup browser-deps
@@ -59,6 +59,10 @@ bench-panels: setup
 
 figures: setup
 	MPLBACKEND=Agg $(PY) figures/make_figures.py --out figures
+
+# The course as a static site in _build/html (notebooks executed once, panels shown as their figure).
+book: setup
+	MPLBACKEND=Agg $(PY) book/build.py --out _build/html
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache

@@ -62,7 +62,7 @@ figures: setup
 
 # The course as a static site in _build/html (notebooks executed once, panels shown as their figure).
 book: setup
-	MPLBACKEND=Agg $(PY) book/build.py --out _build/html
+	$(PY) book/build.py --out _build/html
 
 clean:
 	rm -rf $(VENV) _build .pytest_cache

@@ -27,6 +27,7 @@ import concurrent.futures
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import sys
@@ -103,6 +104,9 @@ def _execute(path_str, timeout):
     import nbclient
     import nbformat
 
+    # A kernel started with MPLBACKEND=Agg (as CI scripts often export) shows no figures: the page
+    # would lose every plot. Kernels get matplotlib's notebook default, as a student's would.
+    os.environ.pop("MPLBACKEND", None)
     path = Path(path_str)
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from linattn_edu import numpy as lnp, torch as lt
-from conftest import qkv, T
+from arrays import qkv, T
 
 N = 45          # not a multiple of 7 or 64
 

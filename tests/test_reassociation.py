@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from linattn_edu import numpy as lnp, torch as lt
-from conftest import qkv, T
+from arrays import qkv, T
 
 
 def _maps(mod, w):

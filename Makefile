@@ -49,7 +49,7 @@ test-browser: setup browser-deps
 
 # Library tests only (seconds).
 test-fast: setup
-	$(PY) -m pytest tests --ignore=tests/browser -q
+	$(PY) -m pytest tests --ignore=tests/browser -m "not notebooks" -q
 
 bench: setup
 	$(PY) -m benchmarks.speed --device cpu

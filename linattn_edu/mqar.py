@@ -237,7 +237,7 @@ def format_table(rows, by="num_kv_pairs"):
     return "\n".join(lines)
 
 
-# The notebook's default run (about 1.5-2 minutes on a 2-core CPU) and the longer stored run.
+# The notebook's default run (about 1 minute of training on an idle 2-core CPU) and the longer stored run.
 DEFAULT_CONFIG = dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 16), d_model=32, steps=300, batch_size=32, seq_len=64)
 FULL_CONFIG = [  # a sweep over D at d_model = 32, over the state size (d_model) at D = 16, then D > d_k at n = 128
     dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 12, 16), d_model=32, steps=600, batch_size=64, seq_len=64),

@@ -12,9 +12,10 @@ Glossary (column vectors; S has shape (d_k, d_v) as in gating.py, so o_t = S_t^T
     o_t = S_t^T q_t
 
 It is one gradient step, step size beta_t, on the loss 1/2 ||S^T k_t - v_t||^2. The transition
-I - beta k k^T has eigenvalue 1 (d_k - 1 times, on the plane orthogonal to k) and 1 - beta ||k||^2
-(along k); DeltaNet prints the latter as 1 - beta ||k||, a typo that is harmless when ||k|| = 1.
-|1 - beta ||k||^2| <= 1, i.e. 0 <= beta ||k||^2 <= 2, keeps the recurrence from blowing up.
+I - beta k k^T has eigenvalue 1 (d_k - 1 times, on the hyperplane orthogonal to k) and 1 - beta ||k||^2
+(along k). A secondary source quotes the DeltaNet paper as printing 1 - beta ||k|| (the two agree when
+||k|| = 1); notebook 08 checks the eigenvalues numerically. With 0 <= beta ||k||^2 <= 2 no step enlarges
+the state, so it grows at most linearly (by the beta k v^T terms); beta ||k||^2 > 2 can grow it exponentially.
 
 Chunkwise form with the WY / UT representation (Yang et al. 2024, Eq. 6-11), chunks of C tokens,
 K, V, Q the chunk's rows, S the state before the chunk:

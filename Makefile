@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup lab test test-browser test-fast bench bench-panels figures book browser-deps clean
+.PHONY: setup lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels figures book browser-deps clean
 
 setup: $(STAMP)
 
@@ -50,6 +50,21 @@ test-browser: setup browser-deps
 # Library tests only (seconds).
 test-fast: setup
 	$(PY) -m pytest tests --ignore=tests/browser -m "not notebooks" -q
+
+# Every notebook under five base seeds (CI runs one extra seed, LINATTN_SEED=1, inside `make test`).
+test-seeds: setup
+	LINATTN_TEST_SEEDS="0 1 2 3 4" $(PY) -m pytest -n $(WORKERS) --dist loadfile tests/test_notebook_seeds_a.py tests/test_notebook_seeds_b.py -q -rs
+
+# Formula-level mutants of the library (tests/mutation/catalogue_*.py), each applied to a temporary copy:
+# which notebook assert and which test catch it. Too slow for CI (a notebook + the library tests per
+# mutant); the last report is stored with its command and date, and CI checks it lists every mutant.
+MUTANT_REPORT ?= benchmarks/results/mutants.md
+test-mutants: setup
+	$(PY) -m tests.mutation.run --report $(MUTANT_REPORT)
+
+# Student copies of the notebooks (solution cells removed, checkers kept) in student/.
+student: setup
+	$(PY) -m linattn_edu.exercises.student --out student
 
 bench: setup
 	$(PY) -m benchmarks.speed --device cpu

@@ -261,3 +261,110 @@ def test_bad_sizes_are_named():
         costs.chunked_cost(8, 4, 4, 0)
     with pytest.raises(ValueError, match="baseline"):
         costs.crossover_length(8, 8, baseline="flash")
+
+
+# --- the feature map: what the linear form pays against softmax, which starts from Q and K ---------
+
+def features_instrumented(rec, phi, x, w=None):
+    """phi(x) for x: (n, d), every FLOP charged as executed (the library's formulas, op by op)."""
+    n, d = x.shape
+    if phi == "elu_plus_one":
+        plus, ex = x + 1.0, np.exp(np.minimum(x, 0.0))      # both branches computed, one kept
+        rec.ew(plus.size + ex.size)
+        return np.where(x > 0, plus, ex)
+    if phi == "relu_features":
+        rec.ew(x.size)
+        return np.maximum(x, 0.0)
+    if phi == "taylor_features":
+        outer = rec.outer(x, x).reshape(n, d * d)           # n d^2 multiplies
+        outer /= np.sqrt(2.0)
+        rec.ew(outer.size)
+        return np.concatenate([np.ones((n, 1)), x, outer], axis=1)
+    if phi == "positive_features":
+        m = w.shape[0]
+        out = rec.mm(x, w.T)                                # (n, d) @ (d, m)
+        half_sq = np.einsum("ij,ij->i", x, x)[:, None]      # n d multiplies + n (d - 1) adds
+        rec.ew(n * d + n * (d - 1))
+        half_sq *= 0.5
+        rec.ew(n)
+        out -= half_sq                                      # in place: no second (n, m) buffer
+        np.exp(out, out=out)
+        out /= np.sqrt(m)
+        rec.ew(3 * out.size)
+        return out
+    raise AssertionError(phi)
+
+
+@pytest.mark.parametrize("phi,m", [("elu_plus_one", None), ("relu_features", None),
+                                   ("taylor_features", None), ("positive_features", 40)])
+def test_feature_map_flops_match_instrumented(phi, m):
+    n, d, d_v = 29, 5, 4
+    q, k, v, _, _, v1 = _inputs(n, d, d_v)
+    w = lnp.gaussian_projection(m, d, seed=3) if m else None
+    rec = Recorder()
+    fq, fk = features_instrumented(rec, phi, q, w), features_instrumented(rec, phi, k, w)
+    ref = getattr(lnp, phi)
+    np.testing.assert_allclose(fq, ref(q, w) if w is not None else ref(q), rtol=1e-12)
+    np.testing.assert_allclose(fk, ref(k, w) if w is not None else ref(k), rtol=1e-12)
+    cost = costs.feature_map_cost(phi, n, d, m)
+    assert rec.flops == cost.flops
+    assert cost.memory == fq.size + fk.size
+    # the linear form from Q and K = the features, then the reassociated order
+    linear_reassociated(rec, fq, fk, v1)
+    width = fq.shape[1]
+    assert rec.flops == costs.linear_attention_cost(n, width, d_v, features=phi, d=d).flops
+    rec2 = Recorder()
+    kernel_quadratic(rec2, features_instrumented(rec2, phi, q, w), features_instrumented(rec2, phi, k, w), v1)
+    assert rec2.flops == costs.quadratic_attention_cost(n, d, m=width, d_v=d_v, features=phi).flops
+
+
+def _performer_from_qk(rec, q, k, v1, w):
+    fq = features_instrumented(rec, "positive_features", q, w)
+    fk = features_instrumented(rec, "positive_features", k, w)
+    return linear_reassociated(rec, fq, fk, v1)
+
+
+def test_feature_map_memory_matches_tracemalloc_peak():
+    n, d, d_v, m = 256, 48, 47, 96
+    q, k, v, _, _, v1 = _inputs(n, d, d_v)
+    w = lnp.gaussian_projection(m, d, seed=5)
+    out, peak = _measure(_performer_from_qk, Recorder(), q, k, v1, w)
+    np.testing.assert_allclose(out, lnp.linear_attention(q, k, v, lambda x: lnp.positive_features(x, w)), rtol=1e-10)
+    model = costs.linear_attention_cost(n, m, d_v, features="positive_features", d=d).memory
+    assert _close(peak - out.size, model)
+    assert model - costs.linear_attention_cost(n, m, d_v).memory == 2 * n * m
+
+
+def test_crossover_with_features_is_where_the_costs_cross():
+    # Performer's setting (d = d_v = 64, m = 256): the feature map moves n* from ~257 / ~129 to ~517 / ~543
+    x0 = costs.crossover_length(64, 256, 64)
+    x = costs.crossover_length(64, 256, 64, features="positive_features")
+    assert 256 < x0.flops < 258 and 128 < x0.memory < 130
+    assert 516 < x.flops < 518 and 542 < x.memory < 544
+    for d, m, d_v, phi in [(64, 256, 64, "positive_features"), (16, 273, 16, "taylor_features"),
+                           (32, 32, 32, "elu_plus_one"), (8, 8, 16, "relu_features"), (4, 512, 4, "positive_features")]:
+        x = costs.crossover_length(d, m, d_v, features=phi)
+        quad = lambda n: costs.quadratic_attention_cost(n, d, d_v=d_v)
+        lin = lambda n: costs.linear_attention_cost(n, m, d_v, features=phi, d=d)
+        lo, hi = math.floor(x.flops), math.floor(x.flops) + 1
+        if lo >= 1:
+            assert quad(lo).flops <= lin(lo).flops, (d, m, phi)
+        assert quad(hi).flops > lin(hi).flops, (d, m, phi)
+        lo, hi = math.floor(x.memory), math.floor(x.memory) + 1
+        assert quad(lo).memory <= lin(lo).memory and quad(hi).memory > lin(hi).memory, (d, m, phi)
+        # same phi on both sides: features cancel
+        assert costs.crossover_length(d, m, d_v, baseline="kernel", features=phi) == \
+            costs.crossover_length(d, m, d_v, baseline="kernel")
+
+
+def test_feature_map_cost_bad_input_is_named():
+    with pytest.raises(ValueError, match="phi must be one of"):
+        costs.feature_map_cost("softmax", 8, 4)
+    with pytest.raises(ValueError, match="m .*required"):
+        costs.feature_map_cost("positive_features", 8, 4)
+    with pytest.raises(ValueError, match="taylor_features has m = 21"):
+        costs.feature_map_cost("taylor_features", 8, 4, m=16)
+    with pytest.raises(ValueError, match="d .*required"):
+        costs.linear_attention_cost(8, 4, 4, features="elu_plus_one")
+    with pytest.raises(ValueError, match="needs m"):
+        costs.quadratic_attention_cost(8, 4, features="elu_plus_one")

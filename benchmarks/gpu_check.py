@@ -63,6 +63,33 @@ def check_projection(device, dtype):
     return max(errs)                                    # <= 1: within 5 standard errors
 
 
+def check_fast_paths(device, dtype, rtol, failed):
+    """linattn_edu.torch.chunkwise_fast on the device against the readable torch forms in float64 on the CPU."""
+    from linattn_edu.torch import chunkwise_fast as cf
+    g = torch.Generator().manual_seed(20261201)
+    q, k, v = (torch.randn(2, 3, 157, 16, generator=g, dtype=torch.float64) for _ in range(3))
+    kn = torch.nn.functional.normalize(k, dim=-1)
+    S0 = torch.randn(2, 3, 16, 16, generator=g, dtype=torch.float64)
+    cases = {
+        "fast: decayed (scalar)": (cf.decayed_linear_attention, lt.decayed_linear_attention,
+                                   (q, k, v, -torch.rand(2, 3, 157, generator=g, dtype=torch.float64))),
+        "fast: decayed (per feature)": (cf.decayed_linear_attention, lt.decayed_linear_attention,
+                                        (q, k, v, -torch.rand(2, 3, 157, 16, generator=g, dtype=torch.float64) / 4)),
+        "fast: delta rule": (cf.delta_rule_attention, lt.delta_rule_attention,
+                             (q, kn, v, torch.rand(2, 3, 157, generator=g, dtype=torch.float64))),
+    }
+    rows = []
+    for name, (fast, ref, args_) in cases.items():
+        want = ref(*args_, None, S0)
+        dev_args = [x.to(device=device, dtype=dtype) for x in args_]
+        got = fast(*dev_args, 32, S0.to(device=device, dtype=dtype))
+        err = max(float((a.detach().double().cpu() - b).norm() / b.norm()) for a, b in zip(got, want))
+        rows.append((name, 1, err, "ok" if err <= rtol else "FAIL"))
+        if err > rtol:
+            failed.append(name)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="linattn_edu.torch on a device (float32) vs NumPy (float64)")
     p.add_argument("--device", default="cuda")
@@ -99,6 +126,7 @@ def main(argv=None):
         rows.append((name, n, worst, "ok" if ok else "FAIL"))
         if not ok:
             failed.append(name)
+    rows += check_fast_paths(device, dtype, args.rtol, failed)
     print(f"{'function':28s}{'cases':>6s}{'worst rel. error':>18s}  result")
     for name, n, err, res in rows:
         print(f"{name:28s}{n:6d}{err:18.2e}  {res}")

@@ -15,6 +15,19 @@ causal form out_t = phi(q_t)^T S_t / phi(q_t)^T z_t (the non-causal pair excepte
     chunked_compiled_nfirst   the same with normalise_first=True (an ablation of the fast path)
     fla_chunk         flash-linear-attention's Triton chunk_linear_attn, when importable (never required)
     linear_noncausal / sdpa_noncausal   the non-causal pair
+    sdpa_flash / sdpa_cudnn             SDPA with the FlashAttention-2 / cuDNN backend forced (sdpa: the default)
+    chunked_compiled_auto               chunked_compiled with torch.compile's automatic dynamic shapes
+
+The gated and delta-rule forms (their own inputs: log-decays g = logsigmoid(x), per feature
+logsigmoid(x) / 16 as in GLA, beta = sigmoid(x); the delta forms l2-normalise q and k inside the call;
+gradients also wrt the gates):
+
+    unnorm_compiled / fla_chunk_unnorm  unnormalised causal linear attention: chunkwise_fast, compiled / fla normalize=False
+    decay_*           scalar decay (Mamba-2 / RetNet style): _fast (eager), _compiled, _ref (the readable
+                      gating.py form, C = 64) against fla chunk_simple_gla
+    gla_*             per-feature decay (GLA) against fla chunk_gla
+    delta_*           the delta rule (DeltaNet) against fla chunk_delta_rule
+    gated_delta_ref   Gated DeltaNet (linattn_edu.torch.gated_delta, when it exists) against fla chunk_gated_delta_rule
 
 Times: CUDA events around each call (host clock on the CPU), a warm-up call first (compilation and
 Triton autotuning stay out), then repeats up to a time budget (at least 5), the median reported;
@@ -41,11 +54,14 @@ import torch
 import torch.nn.functional as F
 
 from linattn_edu import torch as lt
+from linattn_edu.torch import chunkwise_fast as cf
 from linattn_edu.torch.causal import chunked_from_features, compiled_chunked_linear_attention
 from linattn_edu.torch.reassociation import accumulation_dtype, linear_attention_from_features
 
 PHI = "elu_plus_one"
 MODES = ("fwd", "fwd+bwd")
+DEFAULT_CPU = ("chunked_compiled", "sdpa", "chunked64", "chunked128", "linear_noncausal", "sdpa_noncausal", "cumsum",
+               "quadratic", "recurrent", "decay_fast", "decay_ref", "gla_fast", "delta_fast", "delta_ref")
 OOM = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 
@@ -56,6 +72,80 @@ DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch
 
 def _sdpa(q, k, v, causal=True):
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def _sdpa_forced(backend):
+    """SDPA causal with one backend forced ("FLASH_ATTENTION" = FlashAttention-2, "CUDNN_ATTENTION")."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def fn(q, k, v):
+        with sdpa_kernel(getattr(SDPBackend, backend)):
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    return fn
+
+
+def _l2(x):
+    return F.normalize(x, dim=-1)
+
+
+def _gated_delta_module():
+    try:
+        from linattn_edu.torch import gated_delta
+        return gated_delta
+    except ImportError:
+        return None
+
+
+# --- fla's kernels: inputs already in [B, T, H, D] (gates [B, T, H] or [B, T, H, D]); scale = 1 ---------
+
+def _fla_chunk_unnorm(q, k, v):
+    from fla.ops.linear_attn import chunk_linear_attn
+    return chunk_linear_attn(_elu_plus_one_fused(q), _elu_plus_one_fused(k), v, scale=1.0, normalize=False)[0]
+
+
+def _fla_simple_gla(q, k, v, g):
+    from fla.ops.simple_gla import chunk_simple_gla
+    return chunk_simple_gla(q, k, v, g=g, scale=1.0)[0]
+
+
+def _fla_gla(q, k, v, g):
+    from fla.ops.gla import chunk_gla
+    return chunk_gla(q, k, v, g, scale=1.0)[0]
+
+
+def _fla_delta(q, k, v, beta):
+    from fla.ops.delta_rule import chunk_delta_rule
+    return chunk_delta_rule(q, k, v, beta, scale=1.0, use_qk_l2norm_in_kernel=True)[0]
+
+
+def _fla_gated_delta(q, k, v, g, beta):
+    from fla.ops.gated_delta_rule import chunk_gated_delta_rule
+    return chunk_gated_delta_rule(q, k, v, g, beta, scale=1.0, use_qk_l2norm_in_kernel=True)[0]
+
+
+# --- float64 references of the gated forms: the readable library forms, never the fast path ----------
+
+def _ref_unnorm(q, k, v):
+    fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
+    return lt.decayed_linear_attention(fq, fk, v, torch.zeros_like(fq[..., 0]), chunk_size=64)[0]
+
+
+def _ref_decay(q, k, v, g):
+    return lt.decayed_linear_attention(q, k, v, g, chunk_size=64)[0]
+
+
+def _ref_delta(q, k, v, beta):
+    return lt.delta_rule_attention(_l2(q), _l2(k), v, beta, chunk_size=64)[0]
+
+
+def _ref_gated_delta(q, k, v, g, beta):
+    return _gated_delta_module().gated_delta_rule_attention(_l2(q), _l2(k), v, beta, g, chunk_size=64)[0]
+
+
+def _compiled_delta_core(mode, dynamic):
+    """chunkwise_fast's delta core with the l2 normalisation of q, k inside the compiled graph."""
+    return torch.compile(lambda q, k, v, b, C, S0: cf._delta_core(_l2(q), _l2(k), v, b, C, S0),
+                         mode=mode, dynamic=dynamic)
 
 
 def _elu_plus_one_fused(x):
@@ -92,10 +182,14 @@ def fla_available():
 
 
 class Method:
-    def __init__(self, name, label, fn, kind, causal=True, max_T=None, layout="bhtd"):
+    """fn(q, k, v, *gates) -> out; gates: None, "decay", "decay_pf", "beta" or "decay_beta";
+    ref(q, k, v, *gates) in float64 for the kinds beyond softmax / linear."""
+
+    def __init__(self, name, label, fn, kind, causal=True, max_T=None, layout="bhtd", gates=None, ref=None):
         self.name, self.label, self.fn, self.kind, self.causal = name, label, fn, kind, causal
         self.max_T = max_T or {}            # device type -> longest T worth timing
         self.layout = layout
+        self.gates, self.ref = gates, ref
 
 
 def make_methods(args):
@@ -125,12 +219,73 @@ def make_methods(args):
         Method("recurrent", "recurrent (loop over t)", lambda q, k, v: lt.recurrent_linear_attention(q, k, v, PHI)[0],
                "linear", max_T={"cuda": 1024, "cpu": 512}),
     ]
+    ms += gated_methods(args)
     return ms
 
 
-def reference(method, q, k, v):
+def gated_methods(args):
+    """SDPA backends, the compile-setting twin, the unnormalised, decay and delta forms and their fla kernels."""
+    cc, mode = args.compiled_chunk, args.compile_mode
+    auto = compiled_chunked_linear_attention(mode=mode, dynamic=None)
+    unnorm = cf.compiled("unnormalised_linear_attention", mode=mode, dynamic=args.compile_dynamic)
+    decay = cf.compiled("decayed_linear_attention", mode=mode, dynamic=args.compile_dynamic)
+    delta_core = _compiled_delta_core(mode, args.compile_dynamic)
+    big = {"cuda": 16384, "cpu": 1024}
+    ms = [
+        Method("sdpa_flash", "softmax, SDPA causal, FlashAttention-2 forced", _sdpa_forced("FLASH_ATTENTION"),
+               "softmax", max_T={"cpu": 0}),
+        Method("sdpa_cudnn", "softmax, SDPA causal, cuDNN forced", _sdpa_forced("CUDNN_ATTENTION"), "softmax",
+               max_T={"cpu": 0}),
+        Method("chunked_compiled_auto", f"chunked C={cc}, torch.compile(dynamic=None): automatic dynamic shapes",
+               lambda q, k, v: auto(q, k, v, PHI, cc)[0], "linear"),
+        Method("fla_chunk_unnorm", "fla chunk_linear_attn(normalize=False)", _fla_chunk_unnorm, "unnorm",
+               layout="bthd", ref=_ref_unnorm),
+        Method("unnorm_compiled", f"unnormalised linear, chunkwise_fast C={cc}, compiled",
+               lambda q, k, v: unnorm(q, k, v, PHI, cc)[0], "unnorm", ref=_ref_unnorm),
+        Method("fla_simple_gla", "fla chunk_simple_gla (scalar decay)", _fla_simple_gla, "decay", layout="bthd",
+               gates="decay", ref=_ref_decay),
+        Method("decay_compiled", f"scalar decay, chunkwise_fast C={cc}, compiled",
+               lambda q, k, v, g: decay(q, k, v, g, cc)[0], "decay", gates="decay", ref=_ref_decay),
+        Method("decay_fast", f"scalar decay, chunkwise_fast C={cc}, eager",
+               lambda q, k, v, g: cf.decayed_linear_attention(q, k, v, g, cc)[0], "decay", gates="decay",
+               ref=_ref_decay),
+        Method("decay_ref", "scalar decay, gating.py readable form C=64, eager",
+               lambda q, k, v, g: lt.decayed_linear_attention(q, k, v, g, 64)[0], "decay", gates="decay",
+               ref=_ref_decay, max_T=big),
+        Method("fla_gla", "fla chunk_gla (per-feature decay)", _fla_gla, "decay", layout="bthd", gates="decay_pf",
+               ref=_ref_decay),
+        Method("gla_compiled", f"per-feature decay, chunkwise_fast C={cc}, compiled",
+               lambda q, k, v, g: decay(q, k, v, g, cc)[0], "decay", gates="decay_pf", ref=_ref_decay),
+        Method("gla_fast", f"per-feature decay, chunkwise_fast C={cc}, eager",
+               lambda q, k, v, g: cf.decayed_linear_attention(q, k, v, g, cc)[0], "decay", gates="decay_pf",
+               ref=_ref_decay, max_T=big),
+        Method("fla_delta", "fla chunk_delta_rule (l2-normalised q, k in kernel)", _fla_delta, "delta",
+               layout="bthd", gates="beta", ref=_ref_delta),
+        Method("delta_compiled", f"delta rule, chunkwise_fast C={cc}, compiled (l2 norm inside)",
+               lambda q, k, v, b: cf.delta_rule_attention(q, k, v, b, cc, _core=delta_core)[0], "delta",
+               gates="beta", ref=_ref_delta),
+        Method("delta_fast", f"delta rule, chunkwise_fast C={cc}, eager",
+               lambda q, k, v, b: cf.delta_rule_attention(_l2(q), _l2(k), v, b, cc)[0], "delta", gates="beta",
+               ref=_ref_delta),
+        Method("delta_ref", "delta rule, delta_rule.py readable form C=64 (loop over chunks), eager",
+               lambda q, k, v, b: lt.delta_rule_attention(_l2(q), _l2(k), v, b, 64)[0], "delta", gates="beta",
+               ref=_ref_delta, max_T={"cuda": 4096, "cpu": 1024}),
+        Method("fla_gated_delta", "fla chunk_gated_delta_rule (l2 norm in kernel)", _fla_gated_delta,
+               "gated_delta", layout="bthd", gates="decay_beta", ref=_ref_gated_delta),
+    ]
+    if _gated_delta_module() is not None:
+        ms.append(Method("gated_delta_ref", "Gated DeltaNet, linattn_edu.torch.gated_delta C=64, eager",
+                         lambda q, k, v, g, b: _gated_delta_module().gated_delta_rule_attention(
+                             _l2(q), _l2(k), v, b, g, chunk_size=64)[0],
+                         "gated_delta", gates="decay_beta", ref=_ref_gated_delta, max_T=big))
+    return ms
+
+
+def reference(method, q, k, v, *gates):
     """float64 reference of the function `method` computes, on the same inputs upcast (independent forms)."""
     q, k, v = (x.double() for x in (q, k, v))
+    if method.ref is not None:
+        return method.ref(q, k, v, *(x.double() for x in gates))
     if method.kind == "softmax":
         return lt.softmax_attention(q, k, v, causal=method.causal)
     if not method.causal:
@@ -193,31 +348,60 @@ class Timer:
         return torch.cuda.max_memory_allocated(self.device) / 2**30
 
 
-def make_inputs(B, H, T, D, dtype, device, seed, layout="bhtd", grad=False):
+def make_gates(kind, B, H, T, D, dtype, device, gen):
+    """The gate tensors of a method, [B, H, T(, D)]: log-decays in float32, beta in the input dtype."""
+    def randn(*shape):
+        return torch.randn(*shape, generator=gen, device=device, dtype=torch.float32)
+    if kind is None:
+        return ()
+    if kind == "decay":
+        return (F.logsigmoid(randn(B, H, T)),)
+    if kind == "decay_pf":
+        return (F.logsigmoid(randn(B, H, T, D)) / 16,)                 # GLA's normaliser 16
+    if kind == "beta":
+        return (torch.sigmoid(randn(B, H, T)).to(dtype),)
+    if kind == "decay_beta":
+        return (F.logsigmoid(randn(B, H, T)), torch.sigmoid(randn(B, H, T)).to(dtype))
+    raise ValueError(f"unknown gates {kind!r}")
+
+
+def make_inputs(B, H, T, D, dtype, device, seed, layout="bhtd", grad=False, gates=None):
+    """q, k, v, dout (and the gates, when `gates` names them) in the method's layout."""
     g = torch.Generator(device=device).manual_seed(seed)
     xs = [torch.randn(B, H, T, D, generator=g, device=device, dtype=torch.float32).to(dtype) for _ in range(4)]
+    extra = list(make_gates(gates, B, H, T, D, dtype, device, g))
     if layout == "bthd":
         xs = [x.transpose(1, 2).contiguous() for x in xs]
+        extra = [x.transpose(1, 2).contiguous() for x in extra]
     q, k, v, do = xs
     if grad:
         q, k, v = (x.requires_grad_() for x in (q, k, v))
-    return q, k, v, do
+        extra = [x.requires_grad_() for x in extra]
+    if gates is None:
+        return q, k, v, do
+    return q, k, v, do, tuple(extra)
 
 
 def to_bhtd(x, layout):
     return x.transpose(1, 2) if layout == "bthd" else x
 
 
-def call(method, mode, q, k, v, do):
+def call(method, mode, q, k, v, do, gates=()):
     if mode == "fwd":
         def run():
             with torch.no_grad():
-                return method.fn(q, k, v)
+                return method.fn(q, k, v, *gates)
     else:
         def run():
-            out = method.fn(q, k, v)
-            return torch.autograd.grad(out, (q, k, v), do)
+            out = method.fn(q, k, v, *gates)
+            return torch.autograd.grad(out, (q, k, v, *gates), do)
     return run
+
+
+def inputs_for(method, B, H, T, D, dtype, device, seed, grad=False):
+    """(q, k, v, do, gates) for `method`, gates () when it has none."""
+    xs = make_inputs(B, H, T, D, dtype, device, seed, method.layout, grad=grad, gates=method.gates)
+    return xs if method.gates is not None else (*xs, ())
 
 
 def rel_err(x, ref):
@@ -228,17 +412,27 @@ def rel_err(x, ref):
 
 
 def check_correctness(method, B, H, T, D, dtype, device, grads=True, seed=1):
-    """Relative errors of out (and dq, dk, dv) against float64 on the same rounded inputs."""
-    q, k, v, do = make_inputs(B, H, T, D, dtype, device, seed, method.layout, grad=grads)
-    out = method.fn(q, k, v)
+    """Relative errors of out (and dq, dk, dv, d gates) against float64 on the same rounded inputs.
+
+    A method whose backward raises (fla's gated kernels on Hopper with Triton < 3.7.1) keeps its
+    output error and records the message under "grad_error"."""
+    q, k, v, do, gates = inputs_for(method, B, H, T, D, dtype, device, seed, grad=grads)
+    out = method.fn(q, k, v, *gates)
     qd, kd, vd, dod = (to_bhtd(x, method.layout).detach().double().requires_grad_(grads) for x in (q, k, v, do))
-    ref = reference(method, qd, kd, vd)
+    gd = tuple(to_bhtd(x, method.layout).detach().double().requires_grad_(grads) for x in gates)
+    ref = reference(method, qd, kd, vd, *gd)
     res = {"method": method.name, "B": B, "H": H, "T": T, "dtype": str(dtype).replace("torch.", ""),
            "err_out": rel_err(to_bhtd(out, method.layout).detach(), ref.detach())}
     if grads:
-        g = torch.autograd.grad(out, (q, k, v), do)
-        g_ref = torch.autograd.grad(ref, (qd, kd, vd), dod)
-        for name, a, b in zip(("dq", "dk", "dv"), g, g_ref):
+        try:
+            g = torch.autograd.grad(out, (q, k, v, *gates), do)
+        except RuntimeError as e:
+            res["grad_error"] = str(e).split("\n")[0][:200]
+            return res
+        g_ref = torch.autograd.grad(ref, (qd, kd, vd, *gd), dod)
+        names = ("dq", "dk", "dv") + (("dg", "dbeta") if method.gates == "decay_beta" else
+                                      ("dbeta",) if method.gates == "beta" else ("dg",) if method.gates else ())
+        for name, a, b in zip(names, g, g_ref):
             res["err_" + name] = rel_err(to_bhtd(a, method.layout), b)
     return res
 
@@ -259,11 +453,36 @@ def cumsum_precision(T_list, device, dtype=torch.bfloat16, B=1, H=2, D=64, seed=
     return rows
 
 
+def cumsum_of_ones(device, n=4096, dtype=torch.bfloat16):
+    """torch.cumsum of n ones in `dtype` along an outer and along the innermost dimension (last value).
+
+    Exact is n. A kernel that keeps its running total in bf16 stops at 256 (= 2^8: 256 + 1 rounds to 256)."""
+    rows = []
+    for dev in sorted({device.type, "cpu"}):
+        outer = torch.ones(n, 8, dtype=dtype, device=dev).cumsum(0)[-1, 0].item()
+        inner = torch.ones(8, n, dtype=dtype, device=dev).cumsum(-1)[0, -1].item()
+        rows.append({"device": dev, "n": n, "dtype": str(dtype).replace("torch.", ""),
+                     "outer_dim": outer, "innermost_dim": inner})
+    return rows
+
+
+def cuda_kernels_of(fn, device):
+    """Names and device time (ms) of the CUDA kernels one call of fn launches (torch.profiler)."""
+    fn()
+    torch.cuda.synchronize(device)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize(device)
+    dev_time = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0) or 0  # noqa: E731
+    return [{"kernel": e.key[:160], "ms": dev_time(e) / 1e3} for e in prof.key_averages()
+            if e.device_type == torch.autograd.DeviceType.CUDA and dev_time(e) > 0]
+
+
 def profile(method, mode, T, args, device, top=12):
     """Kernel-time table of one call (3 calls profiled) with torch.profiler: where the time goes."""
-    q, k, v, do = make_inputs(args.B, args.H, T, args.D, args.dtype, device, seed=T, layout=method.layout,
-                              grad=(mode == "fwd+bwd"))
-    fn = call(method, mode, q, k, v, do)
+    q, k, v, do, gates = inputs_for(method, args.B, args.H, T, args.D, args.dtype, device, seed=T,
+                                    grad=(mode == "fwd+bwd"))
+    fn = call(method, mode, q, k, v, do, gates)
     fn()
     acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with torch.profiler.profile(activities=acts) as prof:
@@ -280,7 +499,31 @@ def profile(method, mode, T, args, device, top=12):
         table = events.table(sort_by="cuda_time_total", row_limit=top)
     kernels = sorted(((e.key, dev_time(e) / 3e3, e.count // 3) for e in events if dev_time(e) > 0 and e.device_type ==
                       torch.autograd.DeviceType.CUDA), key=lambda r: -r[1])
-    return table, [{"kernel": n[:120], "ms_per_call": t, "launches_per_call": c} for n, t, c in kernels[:top]]
+    total = {"kernel": "(all CUDA kernels)", "ms_per_call": sum(t for _, t, _ in kernels),
+             "launches_per_call": sum(c for _, _, c in kernels)}
+    return table, [total] + [{"kernel": n[:120], "ms_per_call": t, "launches_per_call": c} for n, t, c in kernels[:top]]
+
+
+def compile_cost(args, device, lengths=(4096, 16384, 65536)):
+    """First-call wall time (s) of compiled_chunked_linear_attention per new length, dynamic=False vs None.
+
+    Run it in a fresh process with the inductor caches off (TORCHINDUCTOR_FORCE_DISABLE_CACHES=1) to see
+    cold compiles: the first call at each length is compile + one run; a second call shows the run alone."""
+    rows = []
+    timer = Timer(device, args.budget_s)
+    for dynamic in (False, None):
+        torch._dynamo.reset()
+        fast = torch.compile(lt.chunked_linear_attention, dynamic=dynamic)
+        m = Method("c", "", lambda q, k, v: fast(q, k, v, PHI, args.compiled_chunk)[0], "linear")
+        for T in lengths:
+            for mode in MODES:
+                q, k, v, do = make_inputs(args.B, args.H, T, args.D, args.dtype, device, seed=T, grad=(mode == "fwd+bwd"))
+                fn = call(m, mode, q, k, v, do)
+                first = timer.once(fn)
+                rows.append({"dynamic": dynamic, "T": T, "mode": mode, "first_call_s": first,
+                             "second_call_s": timer.once(fn)})
+                print(f"compile cost: dynamic={dynamic} T={T} {mode}: first call {first:.1f} s", flush=True)
+    return rows
 
 
 def ceilings(device):
@@ -330,8 +573,11 @@ def parse(argv=None):
     p.add_argument("--modes", default="fwd,fwd+bwd")
     p.add_argument("--compiled-chunk", type=int, default=64)
     p.add_argument("--compile-mode", default=None)
-    p.add_argument("--compile-dynamic", default=None, choices=[None, "true", "false"],
-                   help="torch.compile dynamic= (default None: automatic, recompiles once when T changes)")
+    p.add_argument("--compile-dynamic", default="false", choices=["none", "true", "false"],
+                   help="torch.compile dynamic= (default false: one compile per shape, the fastest kernels measured; "
+                        "none: automatic, recompiles once when T changes)")
+    p.add_argument("--compile-cost", action="store_true",
+                   help="only measure first-call (compile) cost per new length, dynamic=False vs automatic")
     p.add_argument("--budget-s", type=float, default=None, help="time budget per timed case (default 0.3 cuda, 0.5 cpu)")
     p.add_argument("--max-case-s", type=float, default=20.0, help="skip longer T for a method once one call takes this long")
     p.add_argument("--deadline-s", type=float, default=None, help="stop starting new timed cases after this many s")
@@ -341,10 +587,14 @@ def parse(argv=None):
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/local/<device>-<date>.json)")
     p.add_argument("--profile-T", type=int, default=None,
                    help="also profile chunked_compiled and fla_chunk (fwd, fwd+bwd) at this T; tables to <out>.profile.txt")
+    p.add_argument("--profile-methods", default="chunked_compiled,chunked_compiled_nfirst,fla_chunk",
+                   help="comma-separated methods to profile at --profile-T")
+    p.add_argument("--profile-top", type=int, default=12, help="kernels kept per profile in the JSON")
     p.add_argument("--fla-autotune-T", type=int, default=16384,
                    help="first fla call (Triton autotuning, whose key ignores T) at this length; 0: at the sweep's first T")
     p.add_argument("--max-T-recurrent", type=int, default=None, help="longest T for the Python-loop method")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--keep-going", action="store_true", help="record a method's exception as its status and go on")
     a = p.parse_args(argv)
     cuda = a.device.startswith("cuda")
     a.dtype = DTYPES[a.dtype or ("bfloat16" if cuda else "float32")]
@@ -354,7 +604,7 @@ def parse(argv=None):
     a.modes = [m for m in a.modes.split(",") if m]
     a.budget_s = a.budget_s or (0.3 if cuda else 0.2)
     a.check_T = a.check_T or (1024 if cuda else 256)
-    a.compile_dynamic = {None: None, "true": True, "false": False}[a.compile_dynamic]
+    a.compile_dynamic = {"none": None, "true": True, "false": False}[a.compile_dynamic]
     for m in a.modes:
         if m not in MODES:
             p.error(f"--modes: {m!r} is not one of {MODES}")
@@ -379,12 +629,12 @@ def main(argv=None):
         if unknown:
             raise SystemExit(f"--methods: unknown {sorted(unknown)}; choose from {[m.name for m in methods]}")
         methods = [m for m in methods if m.name in wanted]
-    elif device.type == "cpu":                        # the ablation only means something on a GPU (and compiles twice)
-        methods = [m for m in methods if m.name != "chunked_compiled_nfirst"]
-    if any(m.name == "fla_chunk" for m in methods) and not (device.type == "cuda" and fla_available()):
+    elif device.type == "cpu":                        # GPU-only or compile-heavy methods: name them to run them
+        methods = [m for m in methods if m.name in DEFAULT_CPU]
+    if any(m.name.startswith("fla_") for m in methods) and not (device.type == "cuda" and fla_available()):
         if device.type != "cuda":
-            print("fla_chunk skipped: flash-linear-attention needs a CUDA device")
-        methods = [m for m in methods if m.name != "fla_chunk"]
+            print("fla_* skipped: flash-linear-attention needs a CUDA device")
+        methods = [m for m in methods if not m.name.startswith("fla_")]
 
     record = {"meta": {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                        "command": "python -m benchmarks.speed " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -409,20 +659,37 @@ def main(argv=None):
             json.dump(record, f, indent=1)
 
     timer = Timer(device, args.budget_s)
+    if args.compile_cost:
+        record["meta"]["inductor_caches_disabled"] = os.environ.get("TORCHINDUCTOR_FORCE_DISABLE_CACHES")
+        record["compile_cost"] = compile_cost(args, device)
+        save()
+        return record
+    record["cumsum_ones"] = cumsum_of_ones(device)
     if device.type == "cuda" and not args.warm_only:
         record["ceilings"] = ceilings(device)
+        q, k, v, _ = make_inputs(args.B, args.H, 16384, args.D, args.dtype, device, seed=0)
+        record["meta"]["sdpa_default_kernels_fwd_16k"] = cuda_kernels_of(lambda: _sdpa(q, k, v), device)
+        say("SDPA default backend, kernels of one 16k forward:",
+            [r["kernel"][:60] for r in record["meta"]["sdpa_default_kernels_fwd_16k"]])
+        q = k = v = None
         say(f"ceilings: copy {record['ceilings']['copy_TBps']:.2f} TB/s, "
             f"bf16 matmul {record['ceilings']['bf16_matmul_TFLOPs']:.0f} TFLOP/s")
 
-    fla = next((m for m in methods if m.name == "fla_chunk"), None)
-    if fla and args.fla_autotune_T:                   # fla's autotuner picks its configs at its first call
+    flas = [m for m in methods if m.name.startswith("fla_")]
+    record["meta"]["fla_first_calls"] = []
+    for fla in (flas if args.fla_autotune_T else []):   # fla's autotuner picks its configs at its first call
         for mode in args.modes:
-            q, k, v, do = make_inputs(args.B, args.H, args.fla_autotune_T, args.D, args.dtype, device, seed=0,
-                                      layout=fla.layout, grad=(mode == "fwd+bwd"))
-            say(f"fla_chunk {mode}: first call (compile + autotune) at T={args.fla_autotune_T}: "
-                f"{timer.once(call(fla, mode, q, k, v, do)):.1f} s")
-        q = k = v = do = None
-    record["meta"]["fla_autotune_T"] = args.fla_autotune_T if fla else None
+            q, k, v, do, gates = inputs_for(fla, args.B, args.H, args.fla_autotune_T, args.D, args.dtype, device,
+                                            seed=0, grad=(mode == "fwd+bwd"))
+            try:
+                first = timer.once(call(fla, mode, q, k, v, do, gates))
+                msg = f"{first:.1f} s"
+            except RuntimeError as e:
+                first, msg = None, "refused: " + str(e).split("\n")[0][:160]
+            record["meta"]["fla_first_calls"].append({"method": fla.name, "mode": mode, "s": first, "note": msg})
+            say(f"{fla.name} {mode}: first call (compile + autotune) at T={args.fla_autotune_T}: {msg}")
+        q = k = v = do = gates = None
+    record["meta"]["fla_autotune_T"] = args.fla_autotune_T if flas else None
 
     # --- timed sweep: method by method (most important first), T ascending -----------------------
     for method in methods:
@@ -439,9 +706,9 @@ def main(argv=None):
                     row["status"] = "skipped: harness deadline"
                 else:
                     try:
-                        q, k, v, do = make_inputs(args.B, args.H, T, args.D, args.dtype, device, seed=T,
-                                                  layout=method.layout, grad=(mode == "fwd+bwd"))
-                        fn = call(method, mode, q, k, v, do)
+                        q, k, v, do, gates = inputs_for(method, args.B, args.H, T, args.D, args.dtype, device,
+                                                        seed=T, grad=(mode == "fwd+bwd"))
+                        fn = call(method, mode, q, k, v, do, gates)
                         row["first_call_s"] = timer.once(fn)
                         if not args.warm_only:
                             row["ms"], times = timer.median_ms(fn)
@@ -449,19 +716,31 @@ def main(argv=None):
                             row["ms_min"], row["ms_max"] = min(times), max(times)
                             row["peak_gib"] = timer.peak_gib(fn)
                             row["inputs_gib"] = sum(x.numel() * x.element_size() for x in
-                                                    ((q, k, v, do) if mode == "fwd+bwd" else (q, k, v))) / 2**30
+                                                    ((q, k, v, do) if mode == "fwd+bwd" else (q, k, v)) + gates) / 2**30
                             if row["ms"] > 1e3 * args.max_case_s:
                                 stop = f"previous T took {row['ms']:.0f} ms"
                     except OOM as e:
                         row["status"] = "OOM: " + str(e).split("\n")[0][:160]
                         stop = f"OOM at T={T}"
                     except RuntimeError as e:
-                        if "out of memory" not in str(e).lower():
+                        if "out of memory" in str(e).lower():
+                            row["status"] = "OOM: " + str(e).split("\n")[0][:160]
+                            stop = f"OOM at T={T}"
+                        elif method.name.startswith("fla_"):     # e.g. fla's Hopper/Triton guard on gated backward
+                            row["status"] = "refused: " + str(e).split("\n")[0][:200]
+                            stop = "fla refused this mode"
+                        elif args.keep_going:
+                            row["status"] = f"error: {type(e).__name__}: " + str(e).split("\n")[0][:200]
+                            stop = f"error at T={T}"
+                        else:
                             raise
-                        row["status"] = "OOM: " + str(e).split("\n")[0][:160]
-                        stop = f"OOM at T={T}"
+                    except Exception as e:                          # compile failures etc.: record, go on
+                        if not args.keep_going:
+                            raise
+                        row["status"] = f"error: {type(e).__name__}: " + str(e).split("\n")[0][:200]
+                        stop = f"error at T={T}"
                     finally:
-                        q = k = v = do = fn = None
+                        q = k = v = do = fn = gates = None
                         if device.type == "cuda":
                             torch.cuda.empty_cache()
                 record["results"].append(row)
@@ -478,15 +757,26 @@ def main(argv=None):
     for method in methods:
         if args.check_T > method.max_T.get(device.type, args.check_T):
             continue
-        res = check_correctness(method, B_small, H_small, args.check_T, args.D, args.dtype, device)
+        try:
+            res = check_correctness(method, B_small, H_small, args.check_T, args.D, args.dtype, device)
+        except Exception as e:
+            if not args.keep_going:
+                raise
+            res = {"method": method.name, "T": args.check_T, "error": f"{type(e).__name__}: {str(e)[:200]}"}
         record["correctness"].append(res)
         save()
     long_T = max(args.T)
     if not args.no_long_check:
         for method in methods:
-            if method.kind != "linear" or method.name in ("quadratic", "recurrent", "cumsum"):
+            if method.kind == "softmax" or method.name in ("quadratic", "recurrent", "cumsum") or \
+                    method.max_T.get(device.type, long_T) < long_T:
                 continue
-            res = check_correctness(method, 1, 2, long_T, args.D, args.dtype, device, grads=False)
+            try:
+                res = check_correctness(method, 1, 2, long_T, args.D, args.dtype, device, grads=False)
+            except Exception as e:
+                if not args.keep_going:
+                    raise
+                res = {"method": method.name, "T": long_T, "error": f"{type(e).__name__}: {str(e)[:200]}"}
             record["correctness"].append(res)
             if device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -495,12 +785,19 @@ def main(argv=None):
         record["precision"] = cumsum_precision(sorted({min(args.T), 4 * min(args.T), min(long_T, 16384)}), device)
     if args.profile_T and not args.warm_only:
         record["profile"] = []
+        wanted = args.profile_methods.split(",")
         with open(out_path + ".profile.txt", "w") as f:
             for method in methods:
-                if method.name not in ("chunked_compiled", "chunked_compiled_nfirst", "fla_chunk"):
+                if method.name not in wanted:
                     continue
                 for mode in args.modes:
-                    table, kernels = profile(method, mode, args.profile_T, args, device)
+                    try:
+                        table, kernels = profile(method, mode, args.profile_T, args, device, top=args.profile_top)
+                    except RuntimeError as e:
+                        if not method.name.startswith("fla_"):
+                            raise
+                        f.write(f"== {method.name} {mode} T={args.profile_T}: refused: {str(e)[:200]}\n")
+                        continue
                     f.write(f"== {method.name} {mode} T={args.profile_T} (3 calls)\n{table}\n")
                     record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
                                               "kernels": kernels})
@@ -536,10 +833,17 @@ def print_tables(record):
                 print(f"{name:24s}" + "".join(cells))
     if record["correctness"]:
         print("\ncorrectness: relative error vs float64 on the same inputs")
-        print(f"{'method':24s}{'B,H,T':>16s}{'out':>10s}{'dq':>10s}{'dk':>10s}{'dv':>10s}")
+        keys = ("err_out", "err_dq", "err_dk", "err_dv", "err_dg", "err_dbeta")
+        print(f"{'method':24s}{'B,H,T':>16s}" + "".join(f"{k[4:]:>10s}" for k in keys))
         for c in record["correctness"]:
-            e = [f"{c[k]:10.2e}" if k in c else f"{'-':>10s}" for k in ("err_out", "err_dq", "err_dk", "err_dv")]
-            print(f"{c['method']:24s}{c['B']:>6d},{c['H']:>3d},{c['T']:>6d}" + "".join(e))
+            if "error" in c:
+                print(f"{c['method']:24s} T={c['T']}: {c['error'][:100]}")
+                continue
+            e = [f"{c[k]:10.2e}" if k in c else f"{'-':>10s}" for k in keys]
+            print(f"{c['method']:24s}{c['B']:>6d},{c['H']:>3d},{c['T']:>6d}" + "".join(e)
+                  + (f"  backward: {c['grad_error'][:60]}" if "grad_error" in c else ""))
+    for r in record.get("cumsum_ones", []):
+        print(f"bf16 cumsum of {r['n']} ones on {r['device']}: outer dim {r['outer_dim']}, innermost {r['innermost_dim']}")
     if record["precision"]:
         print("\ncumsum form on bfloat16 inputs: running state in bfloat16 vs float32 (relative error of out)")
         for p in record["precision"]:

@@ -31,7 +31,8 @@ from . import causal as _causal, gating as _gating, delta_rule as _delta
 from .reassociation import accumulation_dtype, _features
 
 __all__ = ["chunked_linear_attention", "decayed_linear_attention", "delta_rule_attention",
-           "state_bytes", "ring_attention_bytes"]
+           "linear_slice_map", "decay_slice_map", "delta_slice_map", "apply_map",
+           "state_bytes", "ring_attention_bytes", "spawn"]
 
 METHODS = ("allgather", "ring")
 
@@ -179,6 +180,49 @@ def _tie(out, tie):
 
 
 # ---------------------------------------------------------------------------------------------------
+# The slice maps, on one process: T_r(S) = A_r S + B_r (what each rank contributes)
+# ---------------------------------------------------------------------------------------------------
+
+def linear_slice_map(phi_k, v):
+    """Plain form: B_r = [phi(K_r)^T V_r | phi(K_r)^T 1]  (..., m, d_v + 1); A_r = I (nothing to send)."""
+    acc = accumulation_dtype(v.dtype)
+    pk = phi_k.to(acc)
+    return None, _flatten_state(pk.transpose(-1, -2) @ v.to(acc), pk.sum(-2))
+
+
+def decay_slice_map(k, v, log_decay, per_feature):
+    """Decayed form: a_r = exp(sum_t log a_t), B_r = sum_t (prod_{s > t} a_s) k_t v_t^T.
+
+    k: (..., n_r, d_k), v: (..., n_r, d_v), log_decay: (..., n_r) or (..., n_r, d_k) ->
+    a_r: (...,) or (..., d_k), B_r: (..., d_k, d_v). Every weight prod_{s>t} a_s is <= 1 (no overflow).
+    """
+    acc = accumulation_dtype(v.dtype)
+    ld = log_decay.to(acc)
+    axis = -2 if per_feature else -1
+    L = ld.cumsum(axis)                                                       # inclusive prefix of log a_t
+    L_end = ld.sum(axis)                                                      # log a_r (0 for an empty slice)
+    w = torch.exp((L_end[..., None, :] if per_feature else L_end[..., None]) - L)   # prod_{s > t} a_s
+    kw = k.to(acc) * (w if per_feature else w[..., None])                     # (..., n_r, d_k)
+    return torch.exp(L_end), kw.transpose(-1, -2) @ v.to(acc)
+
+
+def delta_slice_map(q, k, v, beta, chunk_size=None):
+    """Delta rule: the recurrence is affine in S, so its map is read off the single-device form:
+    B_r = final state from S = 0;  A_r = prod_t (I - beta_t k_t k_t^T) = final state from S = I with v = 0."""
+    acc = accumulation_dtype(v.dtype)
+    batch, d_k = k.shape[:-2], k.shape[-1]
+    eye = torch.eye(d_k, dtype=acc, device=v.device).expand(*batch, d_k, d_k)
+    _, B = _delta.delta_rule_attention(q, k, v, beta, chunk_size)
+    _, A = _delta.delta_rule_attention(q, k, torch.zeros_like(k), beta, chunk_size, state=eye)
+    return A.to(acc), B.to(acc)
+
+
+def apply_map(kind, A, B, S):
+    """T(S) = A S + B.  kind: 'add' (A = I), 'scale' (A: (...,) or (..., d_k) decays), 'matrix' (A: (..., d_k, d_k))."""
+    return _apply(kind, A, B, S)
+
+
+# ---------------------------------------------------------------------------------------------------
 # The three forms
 # ---------------------------------------------------------------------------------------------------
 
@@ -193,8 +237,7 @@ def chunked_linear_attention(q_local, k_local, v_local, phi, chunk_size=64, stat
     phi_q, phi_k = _features(q_local, k_local, v_local, phi, causal=True)
     acc = accumulation_dtype(v_local.dtype)
     S0, z0 = _causal._initial_state(state, phi_k.shape[:-2], phi_k.shape[-1], v_local.shape[-1], acc, v_local.device)
-    pk = phi_k.to(acc)
-    B = _flatten_state(pk.transpose(-1, -2) @ v_local.to(acc), pk.sum(-2))      # (..., m, d_v + 1)
+    _, B = linear_slice_map(phi_k, v_local)                                    # (..., m, d_v + 1)
     X_in, X_final, tie = _scan("add", None, B, _flatten_state(S0, z0), group, method)
     S_in, z_in = _unflatten_state(X_in)
     out, _ = _causal.chunked_from_features(phi_q, phi_k, v_local, int(chunk_size), S_in, z_in)
@@ -212,14 +255,8 @@ def decayed_linear_attention(q_local, k_local, v_local, log_decay_local, chunk_s
     acc = accumulation_dtype(v_local.dtype)
     batch, d_k, d_v = k_local.shape[:-2], k_local.shape[-1], v_local.shape[-1]
     S0 = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v_local.device) if state is None else state.to(acc)
-    ld = log_decay_local.to(acc)
-    axis = -2 if per_feature else -1
-    L = ld.cumsum(axis)                                                       # inclusive prefix of log a_t
-    L_end = ld.sum(axis)                                                      # log a_r: (...,) or (..., d_k); 0 if n_r = 0
-    w = torch.exp((L_end[..., None, :] if per_feature else L_end[..., None]) - L)   # prod_{s > t} a_s, <= 1
-    kw = k_local.to(acc) * (w if per_feature else w[..., None])                # (..., n_r, d_k)
-    B = kw.transpose(-1, -2) @ v_local.to(acc)                                 # (..., d_k, d_v)
-    S_in, S_final, tie = _scan("scale", torch.exp(L_end), B, S0, group, method)
+    a, B = decay_slice_map(k_local, v_local, log_decay_local, per_feature)
+    S_in, S_final, tie = _scan("scale", a, B, S0, group, method)
     out, _ = _gating.decayed_linear_attention(q_local, k_local, v_local, log_decay_local, chunk_size, state=S_in)
     return _tie(out, tie), S_final
 
@@ -236,10 +273,8 @@ def delta_rule_attention(q_local, k_local, v_local, beta_local, chunk_size=None,
     acc = accumulation_dtype(v_local.dtype)
     batch, d_k, d_v = k_local.shape[:-2], k_local.shape[-1], v_local.shape[-1]
     S0 = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v_local.device) if state is None else state.to(acc)
-    eye = torch.eye(d_k, dtype=acc, device=v_local.device).expand(*batch, d_k, d_k)
-    _, B = _delta.delta_rule_attention(q_local, k_local, v_local, beta_local, chunk_size)
-    _, A = _delta.delta_rule_attention(q_local, k_local, torch.zeros_like(k_local), beta_local, chunk_size, state=eye)
-    S_in, S_final, tie = _scan("matrix", A.to(acc), B.to(acc), S0, group, method)
+    A, B = delta_slice_map(q_local, k_local, v_local, beta_local, chunk_size)
+    S_in, S_final, tie = _scan("matrix", A, B, S0, group, method)
     out, _ = _delta.delta_rule_attention(q_local, k_local, v_local, beta_local, chunk_size, state=S_in)
     return _tie(out, tie), S_final
 

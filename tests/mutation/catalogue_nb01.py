@@ -1,0 +1,33 @@
+"""Mutants of the formulas notebook 01 teaches: softmax weights, feature maps, generalised attention."""
+NB = "notebooks/01_attention_is_a_kernel_smoother.ipynb"
+
+MUTANTS = [
+    dict(id="nb01-elu-shift-numpy", file="linattn_edu/numpy/feature_maps.py",
+         old="np.where(x > 0, x + 1.0, np.exp(np.minimum(x, 0.0)))",
+         new="np.where(x > 0, x + 0.5, np.exp(np.minimum(x, 0.0)))",
+         taught_by=NB, why="elu+1 returning x + 0.5 for x > 0 (NumPy mirror)"),
+    dict(id="nb01-elu-shift-torch", file="linattn_edu/torch/feature_maps.py",
+         old="torch.where(x > 0, x + 1.0, torch.exp(torch.clamp(x, max=0.0)))",
+         new="torch.where(x > 0, x + 0.5, torch.exp(torch.clamp(x, max=0.0)))",
+         taught_by=NB, why="elu+1 returning x + 0.5 for x > 0 (torch mirror)"),
+    dict(id="nb01-softmax-scale-1/d", file="linattn_edu/numpy/attention.py",
+         old="scale = 1.0 / np.sqrt(q.shape[-1])",
+         new="scale = 1.0 / q.shape[-1]",
+         taught_by=NB, why="softmax scale 1/d instead of 1/sqrt(d)"),
+    dict(id="nb01-softmax-max-over-queries", file="linattn_edu/numpy/attention.py",
+         old="scores = scores - scores.max(axis=-1, keepdims=True)",
+         new="scores = scores - scores.max(axis=-2, keepdims=True)",
+         taught_by=NB, why="stabiliser subtracts the column maximum (does not cancel in a row's ratio)"),
+    dict(id="nb01-taylor-no-sqrt2-numpy", file="linattn_edu/numpy/feature_maps.py",
+         old="np.concatenate([ones, x, outer / np.sqrt(2.0)], axis=-1)",
+         new="np.concatenate([ones, x, outer], axis=-1)",
+         taught_by=NB, why="Taylor features without the 1/sqrt(2): 1 + q.k + (q.k)^2 (NumPy mirror)"),
+    dict(id="nb01-taylor-halved-torch", file="linattn_edu/torch/feature_maps.py",
+         old="torch.cat([ones, x, outer / math.sqrt(2.0)], dim=-1)",
+         new="torch.cat([ones, x, outer / 2.0], dim=-1)",
+         taught_by=NB, why="Taylor features with 1/2 instead of 1/sqrt(2) (torch mirror)"),
+    dict(id="nb01-kernel-normalise-columns", file="linattn_edu/numpy/reassociation.py",
+         old="return _safe_divide(sim @ v, sim.sum(axis=-1, keepdims=True))",
+         new="return _safe_divide(sim @ v, sim.sum(axis=-2, keepdims=True).swapaxes(-1, -2))",
+         taught_by=NB, why="generalised attention normalised by column sums (over queries) instead of row sums"),
+]

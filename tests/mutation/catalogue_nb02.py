@@ -1,0 +1,33 @@
+"""Mutants of the formulas notebook 02 teaches: the reassociated order, its normaliser, the cost model."""
+NB = "notebooks/02_reassociation.ipynb"
+
+MUTANTS = [
+    dict(id="nb02-z-from-queries", file="linattn_edu/numpy/reassociation.py",
+         old="z = phi_k.sum(axis=-2)                                # (..., m)",
+         new="z = phi_q.sum(axis=-2)                                # (..., m)",
+         taught_by=NB, why="normaliser z = phi(Q)^T 1 instead of phi(K)^T 1 (NumPy reassociated form)"),
+    dict(id="nb02-state-from-queries-torch", file="linattn_edu/torch/reassociation.py",
+         old="S = fk.transpose(-1, -2) @ va                         # (..., m, d_v)",
+         new="S = fq.transpose(-1, -2) @ va                         # (..., m, d_v)",
+         taught_by=NB, why="state S = phi(Q)^T V instead of phi(K)^T V (torch reassociated form)"),
+    dict(id="nb02-cost-features-dropped", file="linattn_edu/costs.py",
+         old="return Cost(flops=4 * n * m * (d_v + 1) + n * d_v + phi.flops,",
+         new="return Cost(flops=4 * n * m * (d_v + 1) + n * d_v,",
+         taught_by=NB, why="linear_attention_cost ignores the feature map's FLOPs when features= is given"),
+    dict(id="nb02-cost-softmax-exp-dropped", file="linattn_edu/costs.py",
+         old="flops += n * n                                           # exp, one per weight",
+         new="flops += 0                                               # exp, one per weight",
+         taught_by=NB, why="softmax's exp (n^2 FLOPs) not counted"),
+    dict(id="nb02-crossover-denominator", file="linattn_edu/costs.py",
+         old="n_flops = (4 * m * (d_v + 1) + phi.flops) / (2 * d + 2 * d_v + 3)",
+         new="n_flops = (4 * m * (d_v + 1) + phi.flops) / (2 * d + 2 * d_v + 2)",
+         taught_by=NB, why="crossover with the features counted: exp dropped from the quadratic side's n^2 factor"),
+    dict(id="nb02-crossover-memory-features", file="linattn_edu/costs.py",
+         old="return Crossover(flops=n_flops, memory=half + math.sqrt(half * half + m * (d_v + 1)))",
+         new="return Crossover(flops=n_flops, memory=math.sqrt(m * (d_v + 1)))",
+         taught_by=NB, why="memory crossover ignores the 2 n m floats of phi(Q), phi(K)"),
+    dict(id="nb02-positive-feature-cost", file="linattn_edu/costs.py",
+         old='"positive_features": 2 * n * width * d + 2 * n * d + 3 * n * width}[phi]',
+         new='"positive_features": n * width * d + 2 * n * d + 3 * n * width}[phi]',
+         taught_by=NB, why="projection x W^T counted as n m d instead of 2 n m d FLOPs"),
+]

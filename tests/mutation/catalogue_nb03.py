@@ -1,0 +1,33 @@
+"""Mutants of the formulas notebook 03 teaches: prefix sums, the recurrence, the chunkwise form, their cost."""
+NB = "notebooks/03_causal_linear_attention_is_an_rnn.ipynb"
+
+MUTANTS = [
+    dict(id="nb03-chunk-state-not-carried", file="linattn_edu/numpy/causal.py",
+         old="S = S + np.swapaxes(fk, -1, -2) @ vc",
+         new="S = np.swapaxes(fk, -1, -2) @ vc",
+         taught_by=NB, why="chunked form: state S replaced, not accumulated, between chunks (NumPy)"),
+    dict(id="nb03-chunk-mask-off-by-one", file="linattn_edu/numpy/causal.py",
+         old="sim = np.tril(fq @ np.swapaxes(fk, -1, -2))",
+         new="sim = np.tril(fq @ np.swapaxes(fk, -1, -2), -1)",
+         taught_by=NB, why="intra-chunk causal mask excludes the diagonal (j < i instead of j <= i)"),
+    dict(id="nb03-recurrent-z-not-accumulated", file="linattn_edu/numpy/causal.py",
+         old="z = z + phi_k[..., t, :]                                      # z_t = z_{t-1} + phi(k_t)",
+         new="z = phi_k[..., t, :]                                          # z_t = z_{t-1} + phi(k_t)",
+         taught_by=NB, why="recurrent form: normaliser z_t = phi(k_t) only (z not carried)"),
+    dict(id="nb03-cumsum-wrong-axis", file="linattn_edu/numpy/reassociation.py",
+         old="z = np.cumsum(phi_k, axis=-2)                                         # (..., n, m)",
+         new="z = np.cumsum(phi_k, axis=-1)                                         # (..., n, m)",
+         taught_by=NB, why="causal normaliser cumsum over the feature axis instead of the sequence (the fla bug)"),
+    dict(id="nb03-torch-chunk-inclusive-cumsum", file="linattn_edu/torch/causal.py",
+         old="S = torch.cumsum(H, dim=-3) - H + S0[..., None, :, :]",
+         new="S = torch.cumsum(H, dim=-3) + S0[..., None, :, :]",
+         taught_by=NB, why="torch chunked form: inclusive instead of exclusive prefix sum of chunk states"),
+    dict(id="nb03-torch-final-state-drops-initial", file="linattn_edu/torch/causal.py",
+         old="return out, (S0 + H.sum(-3), z0 + h.sum(-2))",
+         new="return out, (H.sum(-3), h.sum(-2))",
+         taught_by=NB, why="torch chunked form: returned state forgets the state passed in"),
+    dict(id="nb03-chunked-cost-state-update", file="linattn_edu/costs.py",
+         old="flops += 2 * L * w + w                                  # state update",
+         new="flops += 2 * L * w                                      # state update",
+         taught_by=NB, why="chunked_cost: the m (d_v + 1) adds of the state update not counted"),
+]

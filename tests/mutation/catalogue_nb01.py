@@ -10,7 +10,7 @@ MUTANTS = [
          old="torch.where(x > 0, x + 1.0, torch.exp(torch.clamp(x, max=0.0)))",
          new="torch.where(x > 0, x + 0.5, torch.exp(torch.clamp(x, max=0.0)))",
          taught_by=NB, why="elu+1 returning x + 0.5 for x > 0 (torch mirror)"),
-    dict(id="nb01-softmax-scale-1/d", file="linattn_edu/numpy/attention.py",
+    dict(id="nb01-softmax-scale-over-d", file="linattn_edu/numpy/attention.py",
          old="scale = 1.0 / np.sqrt(q.shape[-1])",
          new="scale = 1.0 / q.shape[-1]",
          taught_by=NB, why="softmax scale 1/d instead of 1/sqrt(d)"),

@@ -33,6 +33,15 @@ def test_parallel_forms_equal_single_device(P):
         assert max(worst.values()) < TOL, (case, worst)
 
 
+def test_a_partial_backward_does_not_deadlock():
+    # only the outputs in the loss and only dq asked for: autograd prunes the branches to k, v and the state,
+    # yet every rank must still take part in every collective's backward (a hang here ends in TimeoutError)
+    cases = [dict(form=f, method=m, lengths=[5, 8, 3]) for f, m in itertools.product(parallel_check.FORMS, parallel.METHODS)]
+    per_rank = parallel.spawn(parallel_check.grad_of_q_only_many, 3, cases, timeout=240)
+    worst = [max(r[i] for r in per_rank) for i in range(len(cases))]
+    assert max(worst) < TOL, list(zip(cases, worst))
+
+
 def test_bytes_on_the_wire():
     # all-gather receives P - 1 slice maps, the ring one state; neither depends on n. Ring attention grows with n.
     bh, d = 16, 64

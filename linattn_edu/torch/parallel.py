@@ -21,8 +21,8 @@ broadcast from the last rank). Softmax attention cannot do this: a query needs e
 itself, so ring attention moves the whole KV cache (2 n_r d values per rank per hop) instead of one
 (m x d_v) state.
 
-Works with any backend (``gloo`` on the CPU, ``nccl`` on GPUs). With ``method="ring"`` every rank must
-use its output in the loss it back-propagates (the backward chain runs through the outputs).
+Works with any backend (``gloo`` on the CPU, ``nccl`` on GPUs). Every rank must back-propagate through its
+own output (the collectives' backward passes are tied to it), as in any data- or sequence-parallel step.
 """
 import torch
 import torch.distributed as dist
@@ -70,11 +70,11 @@ def _group_info(group):
     return dist.get_rank(group), dist.get_world_size(group)
 
 
-def _scan_allgather(kind, A, B, S_init, group):
+def _scan_allgather(kind, A, B, S_init, group, anchor):
     """(S_in of this rank, S_final), composing every rank's gathered (A, B) locally."""
     rank, P = _group_info(group)
-    Bs = _AllGather.apply(B, group)                                   # (P, ...) every slice's B
-    As = _AllGather.apply(A, group) if kind != "add" else [None] * P
+    Bs = _AllGather.apply(B, anchor, group)                           # (P, ...) every slice's B
+    As = _AllGather.apply(A, anchor, group) if kind != "add" else [None] * P
     S, S_in = S_init, None
     for r in range(P):
         if r == rank:
@@ -88,7 +88,7 @@ class _AllGather(torch.autograd.Function):
     (an all-reduce of the stacked gradients, then this rank's row)."""
 
     @staticmethod
-    def forward(ctx, x, group):
+    def forward(ctx, x, anchor, group):
         ctx.group, ctx.rank = group, dist.get_rank(group)
         parts = [torch.empty_like(x) for _ in range(dist.get_world_size(group))]
         dist.all_gather(parts, x.contiguous(), group=group)
@@ -98,14 +98,14 @@ class _AllGather(torch.autograd.Function):
     def backward(ctx, grad):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, group=ctx.group)
-        return grad[ctx.rank], None
+        return grad[ctx.rank], None, None
 
 
 class _Broadcast(torch.autograd.Function):
     """forward: src's x on every rank.  backward: the sum of every rank's gradient, to src only."""
 
     @staticmethod
-    def forward(ctx, x, src_global, group):
+    def forward(ctx, x, anchor, src_global, group):
         ctx.group, ctx.is_src = group, dist.get_rank() == src_global
         y = x.detach().clone().contiguous()
         dist.broadcast(y, src=src_global, group=group)
@@ -115,7 +115,7 @@ class _Broadcast(torch.autograd.Function):
     def backward(ctx, grad):
         grad = grad.contiguous().clone()
         dist.all_reduce(grad, group=ctx.group)
-        return (grad if ctx.is_src else torch.zeros_like(grad)), None, None
+        return (grad if ctx.is_src else torch.zeros_like(grad)), None, None, None
 
 
 class _RecvFromPrevious(torch.autograd.Function):
@@ -139,7 +139,7 @@ class _SendToNext(torch.autograd.Function):
     backward: receive dL/dS_out from rank + 1 (it is dL/dS_in there)."""
 
     @staticmethod
-    def forward(ctx, S_out, next_global):
+    def forward(ctx, S_out, anchor, next_global):
         ctx.next, ctx.shape, ctx.dtype, ctx.device = next_global, S_out.shape, S_out.dtype, S_out.device
         dist.send(S_out.detach().contiguous(), dst=next_global)
         return S_out.new_zeros(())
@@ -148,35 +148,45 @@ class _SendToNext(torch.autograd.Function):
     def backward(ctx, _):
         grad = torch.empty(ctx.shape, dtype=ctx.dtype, device=ctx.device)
         dist.recv(grad, src=ctx.next)
-        return grad, None
+        return grad, None, None
 
 
-def _scan_ring(kind, A, B, S_init, group):
+def _anchor(inputs):
+    """A zero that depends on every local input. Every collective takes it as an input, so that a backward
+    pass asked for the gradient of any one input (torch.autograd.grad prunes the other branches) still
+    runs every collective's backward on every rank, and no rank waits for one that skipped it."""
+    parts = [x.sum() * 0 for x in inputs if isinstance(x, torch.Tensor) and x.requires_grad]
+    return sum(parts) if parts else torch.zeros(())
+
+
+def _scan_ring(kind, A, B, S_init, group, anchor):
     """(S_in, S_final, tie): S_in from the previous rank; tie is a zero scalar to add to the output."""
     rank, P = _group_info(group)
     glob = (lambda r: dist.get_global_rank(group, r)) if group is not None else (lambda r: r)
-    if rank == 0:
-        S_in = S_init
-    else:
-        anchor = B.new_zeros((), requires_grad=torch.is_grad_enabled())
-        S_in = _RecvFromPrevious.apply(anchor, S_init, glob(rank - 1))
+    S_in = S_init if rank == 0 else _RecvFromPrevious.apply(anchor, S_init, glob(rank - 1))
     S_out = _apply(kind, A, B, S_in)
-    tie = _SendToNext.apply(S_out, glob(rank + 1)) if rank < P - 1 else S_out.new_zeros(())
-    S_final = _Broadcast.apply(S_out, glob(P - 1), group)
+    tie = _SendToNext.apply(S_out, anchor, glob(rank + 1)) if rank < P - 1 else S_out.new_zeros(())
+    S_final = _Broadcast.apply(S_out, anchor, glob(P - 1), group)
     return S_in, S_final, tie
 
 
-def _scan(kind, A, B, S_init, group, method):
+def _scan(kind, A, B, S_init, group, method, inputs=()):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS} (got {method!r})")
+    anchor = _anchor(inputs).to(B.device)
     if method == "allgather":
-        S_in, S_final = _scan_allgather(kind, A, B, S_init, group)
-        return S_in, S_final, None
-    return _scan_ring(kind, A, B, S_init, group)
+        S_in, S_final = _scan_allgather(kind, A, B, S_init, group, anchor)
+        tie = None
+    else:
+        S_in, S_final, tie = _scan_ring(kind, A, B, S_init, group, anchor)
+    # Every collective must run its backward on every rank, whichever of (out, state) a rank's loss uses:
+    # a zero that depends on the final state, added to the output, puts them all on the output's path.
+    tie_final = (S_final * 0).sum()
+    return S_in, S_final, tie_final if tie is None else tie + tie_final
 
 
 def _tie(out, tie):
-    return out if tie is None else out + tie.to(out.dtype)
+    return out + tie.to(out.dtype)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -238,7 +248,8 @@ def chunked_linear_attention(q_local, k_local, v_local, phi, chunk_size=64, stat
     acc = accumulation_dtype(v_local.dtype)
     S0, z0 = _causal._initial_state(state, phi_k.shape[:-2], phi_k.shape[-1], v_local.shape[-1], acc, v_local.device)
     _, B = linear_slice_map(phi_k, v_local)                                    # (..., m, d_v + 1)
-    X_in, X_final, tie = _scan("add", None, B, _flatten_state(S0, z0), group, method)
+    X_in, X_final, tie = _scan("add", None, B, _flatten_state(S0, z0), group, method,
+                                (q_local, k_local, v_local, state and state[0], state and state[1]))
     S_in, z_in = _unflatten_state(X_in)
     out, _ = _causal.chunked_from_features(phi_q, phi_k, v_local, int(chunk_size), S_in, z_in)
     return _tie(out, tie), _unflatten_state(X_final)
@@ -256,7 +267,7 @@ def decayed_linear_attention(q_local, k_local, v_local, log_decay_local, chunk_s
     batch, d_k, d_v = k_local.shape[:-2], k_local.shape[-1], v_local.shape[-1]
     S0 = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v_local.device) if state is None else state.to(acc)
     a, B = decay_slice_map(k_local, v_local, log_decay_local, per_feature)
-    S_in, S_final, tie = _scan("scale", a, B, S0, group, method)
+    S_in, S_final, tie = _scan("scale", a, B, S0, group, method, (q_local, k_local, v_local, log_decay_local, state))
     out, _ = _gating.decayed_linear_attention(q_local, k_local, v_local, log_decay_local, chunk_size, state=S_in)
     return _tie(out, tie), S_final
 
@@ -274,7 +285,7 @@ def delta_rule_attention(q_local, k_local, v_local, beta_local, chunk_size=None,
     batch, d_k, d_v = k_local.shape[:-2], k_local.shape[-1], v_local.shape[-1]
     S0 = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v_local.device) if state is None else state.to(acc)
     A, B = delta_slice_map(q_local, k_local, v_local, beta_local, chunk_size)
-    S_in, S_final, tie = _scan("matrix", A, B, S0, group, method)
+    S_in, S_final, tie = _scan("matrix", A, B, S0, group, method, (q_local, k_local, v_local, beta_local, state))
     out, _ = _delta.delta_rule_attention(q_local, k_local, v_local, beta_local, chunk_size, state=S_in)
     return _tie(out, tie), S_final
 
@@ -330,19 +341,28 @@ def _worker(rank, world_size, port, backend, fn, args, result_dir):
     torch.save(result, os.path.join(result_dir, f"rank{rank}.pt"))
 
 
-def spawn(fn, world_size, *args, backend="gloo"):
+def spawn(fn, world_size, *args, backend="gloo", timeout=600):
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` fresh processes joined by ``backend``.
 
     Returns the list of the ranks' return values. ``fn`` must be importable (defined in a module, not
     in a notebook), as the processes are started with the 'spawn' method. Local addresses only.
+    A run longer than ``timeout`` seconds (a deadlock, say) is ended with TimeoutError.
     """
     import tempfile
 
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as result_dir:
-        mp.start_processes(_worker, args=(world_size, _free_port(), backend, fn, args, result_dir),
-                           nprocs=world_size, join=True, start_method="spawn")
         import os
+        import time
+
+        context = mp.start_processes(_worker, args=(world_size, _free_port(), backend, fn, args, result_dir),
+                                     nprocs=world_size, join=False, start_method="spawn")
+        deadline = time.monotonic() + timeout
+        while not context.join(timeout=1):
+            if time.monotonic() > deadline:
+                for proc in context.processes:
+                    proc.kill()
+                raise TimeoutError(f"{world_size} processes running {getattr(fn, '__name__', fn)} did not finish in {timeout} s")
 
         return [torch.load(os.path.join(result_dir, f"rank{r}.pt"), weights_only=False) for r in range(world_size)]

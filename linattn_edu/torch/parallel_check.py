@@ -97,3 +97,26 @@ def compare(rank, P, form, method, lengths, chunk_size=4, seed=0, with_state=Fal
 def compare_many(rank, P, cases):
     """compare(...) for each case (a dict of its keyword arguments); one process group for them all."""
     return [compare(rank, P, **case) for case in cases]
+
+
+def grad_of_q_only(rank, P, form, method, lengths, chunk_size=4, seed=0):
+    """torch.autograd.grad of the outputs alone with respect to q alone (autograd prunes every other
+    branch): the collectives must still run on every rank. Returns the largest |dq - dq_single|."""
+    n = sum(lengths)
+    q, k, v, gate = make_inputs(form, n, seed=seed)
+    start = sum(lengths[:rank])
+    sl = slice(start, start + lengths[rank])
+    g_out = torch.randn(v.shape, generator=torch.Generator().manual_seed(seed + 1), dtype=v.dtype)
+    q_ref = q.detach().clone().requires_grad_(True)
+    out, _ = _single(form, q_ref, k, v, gate, chunk_size)
+    (dq_ref,) = torch.autograd.grad((out * g_out).sum(), q_ref)
+    cut = lambda x: None if x is None else (x[..., sl, :] if x.dim() == q.dim() else x[..., sl])
+    q_l = cut(q).detach().clone().requires_grad_(True)
+    k_l, v_l, gate_l = (None if x is None else cut(x).detach().clone().requires_grad_(True) for x in (k, v, gate))
+    out_l, _ = _parallel(form, q_l, k_l, v_l, gate_l, chunk_size, method)
+    (dq,) = torch.autograd.grad((out_l * g_out[..., sl, :]).sum(), q_l)
+    return (dq - dq_ref[..., sl, :]).abs().max().item() if lengths[rank] else 0.0
+
+
+def grad_of_q_only_many(rank, P, cases):
+    return [grad_of_q_only(rank, P, **case) for case in cases]

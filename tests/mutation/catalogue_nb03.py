@@ -19,7 +19,7 @@ MUTANTS = [
          new="z = np.cumsum(phi_k, axis=-1)                                         # (..., n, m)",
          taught_by=NB, why="causal normaliser cumsum over the feature axis instead of the sequence (the fla bug)"),
     dict(id="nb03-torch-chunk-inclusive-cumsum", file="linattn_edu/torch/causal.py",
-         old="S = torch.cumsum(H, dim=-3) - H + S0[..., None, :, :]",
+         old="S = F.pad(torch.cumsum(H[..., :-1, :, :], dim=-3), (0, 0, 0, 0, 1, 0)) + S0[..., None, :, :]",
          new="S = torch.cumsum(H, dim=-3) + S0[..., None, :, :]",
          taught_by=NB, why="torch chunked form: inclusive instead of exclusive prefix sum of chunk states"),
     dict(id="nb03-torch-final-state-drops-initial", file="linattn_edu/torch/causal.py",

@@ -120,3 +120,42 @@ def grad_of_q_only(rank, P, form, method, lengths, chunk_size=4, seed=0):
 
 def grad_of_q_only_many(rank, P, cases):
     return [grad_of_q_only(rank, P, **case) for case in cases]
+
+
+def received_bytes(rank, P, form, method, lengths, chunk_size=4, seed=0):
+    """Bytes this rank receives in one forward pass, counted at the torch.distributed calls themselves
+    (all_gather: the P - 1 parts from other ranks; recv; broadcast on non-source ranks)."""
+    import torch.distributed as dist
+
+    counted = {"bytes": 0}
+    real = {name: getattr(dist, name) for name in ("all_gather", "recv", "broadcast")}
+
+    def all_gather(parts, x, group=None):
+        counted["bytes"] += (len(parts) - 1) * x.numel() * x.element_size()
+        return real["all_gather"](parts, x, group=group)
+
+    def recv(x, src=None, **kw):
+        counted["bytes"] += x.numel() * x.element_size()
+        return real["recv"](x, src=src, **kw)
+
+    def broadcast(x, src, group=None):
+        if dist.get_rank() != src:
+            counted["bytes_final_state"] = counted.get("bytes_final_state", 0) + x.numel() * x.element_size()
+        return real["broadcast"](x, src=src, group=group)
+
+    n = sum(lengths)
+    q, k, v, gate = make_inputs(form, n, seed=seed, dtype=torch.float32)
+    start = sum(lengths[:rank])
+    sl = slice(start, start + lengths[rank])
+    cut = lambda x: None if x is None else (x[..., sl, :] if x.dim() == q.dim() else x[..., sl])
+    try:
+        dist.all_gather, dist.recv, dist.broadcast = all_gather, recv, broadcast
+        with torch.no_grad():
+            _parallel(form, cut(q), cut(k), cut(v), cut(gate), chunk_size, method)
+    finally:
+        dist.all_gather, dist.recv, dist.broadcast = real["all_gather"], real["recv"], real["broadcast"]
+    return counted
+
+
+def received_bytes_many(rank, P, cases):
+    return [received_bytes(rank, P, **case) for case in cases]

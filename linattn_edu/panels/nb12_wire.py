@@ -39,7 +39,7 @@ def compute(P=4, d=64, n=65536):
     from ..torch import parallel
     if P < 2 or n < P:
         raise ValueError(f"need P >= 2 and n >= P (got P={P}, n={n})")
-    grid = np.unique(np.geomspace(max(P, 2 ** 10), 2 ** 25, 60).astype(np.int64))
+    grid = np.unique(np.geomspace(max(P, 2 ** 6), 2 ** 25, 60).astype(np.int64))
     lines = {name: np.full(grid.shape, float(parallel.state_bytes(form, P, BATCH_HEADS, d, d, method=method)))
              for name, (form, method) in LINES.items()}
     ring = np.array([parallel.ring_attention_bytes(int(x), P, BATCH_HEADS, d) for x in grid], dtype=float)
@@ -64,6 +64,8 @@ def draw(result, fig=None):
     ax.loglog(result["grid"], result["ring"], color="C3", lw=2, label="softmax, ring attention (K, V)")
     ax.axvline(result["n"], color="0.4", lw=1, ls=":")
     ax.axvline(result["n_equal"], color="C3", lw=1, ls=":")
+    ax.annotate("equal bytes", (result["n_equal"], result["lines"]["linear, all-gather"][0]), xytext=(6, -24),
+                textcoords="offset points", color="C3")
     ratio = result["at_n"]["softmax, ring attention"] / result["at_n"]["linear, all-gather"]
     ax.set_title(f"P = {result['P']}, d = {result['d']}: at n = {result['n']:,} ring attention receives "
                  f"{ratio:,.0f}x the linear all-gather")

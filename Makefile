@@ -60,7 +60,7 @@ test-seeds: setup
 # mutant); the last report is stored with its command and date, and CI checks it lists every mutant.
 MUTANT_REPORT ?= benchmarks/results/mutants.md
 test-mutants: setup
-	$(PY) -m tests.mutation.run --report $(MUTANT_REPORT)
+	$(PY) -m tests.mutation.run --jobs 2 --report $(MUTANT_REPORT)
 
 # Student copies of the notebooks (solution cells removed, checkers kept) in student/.
 student: setup

@@ -147,6 +147,14 @@ def report(results, command, started):
     return "\n".join(lines) + "\n"
 
 
+def _print_result(i, total, m, r):
+    verdict = "caught" if r["notebook_caught"] else "ESCAPED"
+    extra = f"; tests: {'caught' if r.get('tests_caught') else 'not caught'}" if "tests_caught" in r else ""
+    print(f"[{i}/{total}] {m['id']}: notebook {verdict} ({r['notebook_s']} s){extra}", flush=True)
+    if r["notebook_caught"]:
+        print(f"    {r['notebook_failure']}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--catalogue", action="append", help="catalogue file(s); default: all tests/mutation/catalogue_*.py")
@@ -154,6 +162,7 @@ def main(argv=None):
     p.add_argument("--no-tests", action="store_true", help="run only the teaching notebook, not the library tests")
     p.add_argument("--report", default=None, help="write the Markdown report here")
     p.add_argument("--timeout", type=int, default=600)
+    p.add_argument("--jobs", type=int, default=1, help="mutants run at the same time (each in its own copy)")
     args = p.parse_args(argv)
     started = datetime.datetime.now(datetime.timezone.utc)
     mutants = load_catalogues(args.catalogue)
@@ -164,15 +173,15 @@ def main(argv=None):
         mutants = [m for m in mutants if m["id"] in args.only]
     for m in mutants:
         check_applies(m)
-    results = []
-    for i, m in enumerate(mutants, 1):
-        r = run_mutant(m, run_tests=not args.no_tests, timeout=args.timeout)
-        results.append(r)
-        verdict = "caught" if r["notebook_caught"] else "ESCAPED"
-        extra = f"; tests: {'caught' if r.get('tests_caught') else 'not caught'}" if "tests_caught" in r else ""
-        print(f"[{i}/{len(mutants)}] {m['id']}: notebook {verdict} ({r['notebook_s']} s){extra}", flush=True)
-        if r["notebook_caught"]:
-            print(f"    {r['notebook_failure']}", flush=True)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:      # each mutant: its own copy, its own pytest
+        futures = [pool.submit(run_mutant, m, not args.no_tests, args.timeout) for m in mutants]
+        results = []
+        for i, (m, f) in enumerate(zip(mutants, futures), 1):
+            r = f.result()
+            results.append(r)
+            _print_result(i, len(mutants), m, r)
     text = report(results, "python -m tests.mutation.run " + " ".join(argv if argv is not None else sys.argv[1:]), started)
     if args.report:
         pathlib.Path(args.report).write_text(text, encoding="utf-8")

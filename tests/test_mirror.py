@@ -77,6 +77,7 @@ def _cases(rng):
         for C in (None, 5):
             c.setdefault("decayed_linear_attention", []).append(((q, k, v, log_decay), {"chunk_size": C}))
             c.setdefault("delta_rule_attention", []).append(((q, kn, v, beta), {"chunk_size": C}))
+            c.setdefault("gated_delta_rule_attention", []).append(((q, kn, v, 2 * beta, log_decay), {"chunk_size": C}))
     # state hand-off arguments
     q, k, v = qkv(rng, (2,), n=9, d=6, d_v=4)
     S0, z0 = rng.random((2, 6, 4)), rng.random((2, 6)) + 0.5

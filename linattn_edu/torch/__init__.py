@@ -13,6 +13,7 @@ from .performer import performer_attention
 from .low_rank import linformer_attention
 from .gating import decayed_linear_attention, decay_mask
 from .delta_rule import delta_rule_attention
+from .gated_delta import gated_delta_rule_attention
 
 __all__ = [
     "softmax_attention", "attention_weights",
@@ -22,4 +23,5 @@ __all__ = [
     "recurrent_linear_attention", "chunked_linear_attention",
     "performer_attention", "linformer_attention",
     "decayed_linear_attention", "decay_mask", "delta_rule_attention",
+    "gated_delta_rule_attention",
 ]

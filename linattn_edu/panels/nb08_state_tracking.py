@@ -1,0 +1,80 @@
+"""Notebook 08 panel: parity with one delta-rule layer, built by hand, as the write strength beta moves.
+
+Scalar state (d_k = d_v = 1), unit keys k = 1. Token BOS writes the value 1 (beta = 1); a bit 1 is the step
+S <- (1 - beta) S (key 1, value 0, writing strength beta), a bit 0 is the identity (beta = 0). So after the
+prefix x_1..x_t, with m_t ones,
+
+    S_t = (1 - beta)^{m_t}       (the eigenvalue 1 - beta of I - beta k k^T, once per 1)
+
+and the layer reads parity as sign(o_t), o_t = S_t q with q = 1. For beta in (0, 1] the eigenvalue is in
+[0, 1): the sign never changes, so parity is read correctly only where it happens to be even. For beta in
+(1, 2) the sign flips with every 1 (the magnitude shrinks like |1 - beta|^m); beta = 2 is a reflection: exact.
+The outputs come from lnp.delta_rule_attention.
+"""
+import numpy as np
+
+from . import hint, styled
+
+from .. import numpy as lnp
+
+DEFAULTS = dict(beta=2.0, length=32, seed=0)
+FIGSIZE = (10, 3.6)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {"beta": hint(w.FloatSlider(value=2.0, min=0.0, max=2.0, step=0.05, description="write strength β of a 1",
+                                       style=wide), "eigenvalue 1 − β along the key: negative only for β > 1"),
+            "length": w.IntSlider(value=32, min=4, max=64, step=4, description="bits t", style=wide)}
+
+
+def layer(bits, beta):
+    """The hand-built layer on BOS + bits: returns o (t + 1,), the outputs after BOS and after every bit."""
+    bits = np.asarray(bits)
+    n = bits.size + 1
+    k = np.ones((n, 1))
+    v = np.zeros((n, 1))
+    v[0] = 1.0                                                  # BOS writes 1
+    b = np.concatenate([[1.0], np.where(bits == 1, float(beta), 0.0)])
+    out, _ = lnp.delta_rule_attention(k, k, v, b)
+    return out[:, 0]
+
+
+def compute(beta=2.0, length=32, seed=0):
+    length = int(length)
+    bits = np.random.default_rng(seed).integers(0, 2, length)
+    o = layer(bits, beta)
+    parity = np.concatenate([[0], np.cumsum(bits) % 2])         # parity of the prefix, BOS included (0)
+    predicted = (o < 0).astype(int)
+    return {"beta": float(beta), "eigenvalue": 1.0 - float(beta), "bits": bits, "o": o, "parity": parity,
+            "predicted": predicted, "accuracy": float(np.mean(predicted[1:] == parity[1:]))}
+
+
+@styled
+def draw(result, fig=None):
+    import matplotlib.pyplot as plt
+    if fig is None:
+        fig = plt.figure(figsize=FIGSIZE)
+    fig.clear()
+    ax_e, ax_o = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.2]})
+    ax_e.axvspan(-1, 0, color="0.85", label="negative: sign flips")
+    ax_e.axvline(result["eigenvalue"], color="0.1", lw=3)
+    ax_e.set_xlim(-1.05, 1.05); ax_e.set_yticks([])
+    ax_e.set_xlabel("eigenvalue 1 − β along k")
+    ax_e.set_title(f"β = {result['beta']:.2f}")
+    ax_e.legend(loc="upper right", frameon=False)
+    t = np.arange(result["o"].size)
+    o = result["o"]
+    ax_o.axhline(0, color="0.6", lw=1)
+    ax_o.plot(t, o, color="0.3", lw=1)
+    odd = result["parity"] == 1
+    ax_o.plot(t[odd], o[odd], "o", color="0.1", ms=5, label="odd prefix")
+    ax_o.plot(t[~odd], o[~odd], "s", mfc="white", color="0.4", ms=5, label="even prefix")
+    ax_o.set_yscale("symlog", linthresh=1e-3)
+    ax_o.set_xlabel("position t (bits read)")
+    ax_o.set_ylabel("output o_t (parity = sign)")
+    ax_o.set_title(f"parity read as sign(o_t): accuracy {result['accuracy']:.2f}")
+    ax_o.legend(loc="lower left", frameon=False, ncol=2)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.18, top=0.88, wspace=0.25)
+    return fig

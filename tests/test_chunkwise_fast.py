@@ -1,0 +1,179 @@
+"""linattn_edu.torch.chunkwise_fast equals the readable reference forms (float64, CPU).
+
+Odd lengths, chunk sizes that do not divide n, long scans (the decay scan's recursion, the delta rule's
+blocked affine scan), state hand-off, gradients, and the precision policy in bfloat16."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from linattn_edu import torch as lt
+from linattn_edu.torch import chunkwise_fast as cf
+
+F64 = dict(rtol=1e-10, atol=1e-10)
+
+
+def _inputs(n, d_k=5, d_v=4, batch=(2, 3), seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q, k = (torch.randn(*batch, n, d_k, generator=g, dtype=torch.float64) for _ in range(2))
+    v = torch.randn(*batch, n, d_v, generator=g, dtype=torch.float64)
+    S0 = torch.randn(*batch, d_k, d_v, generator=g, dtype=torch.float64)
+    scalar = -torch.rand(*batch, n, generator=g, dtype=torch.float64)              # log a in (-1, 0]
+    feature = -torch.rand(*batch, n, d_k, generator=g, dtype=torch.float64) / 2
+    beta = 2 * torch.rand(*batch, n, generator=g, dtype=torch.float64)              # (0, 2): eigenvalues in [-1, 1]
+    return q, k, v, S0, scalar, feature, beta, g
+
+
+@pytest.mark.parametrize("n, C", [(1, 4), (37, 8), (64, 16), (100, 7), (5, 64), (301, 3)])
+@pytest.mark.parametrize("gate", ["scalar", "feature"])
+def test_decay_equals_the_recurrence(n, C, gate):
+    q, k, v, S0, scalar, feature, _, _ = _inputs(n)
+    g = scalar if gate == "scalar" else feature
+    ref, S_ref = lt.decayed_linear_attention(q, k, v, g, None, S0)                  # loop over t
+    out, S = cf.decayed_linear_attention(q, k, v, g, C, S0)
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+
+
+@pytest.mark.parametrize("n, C", [(1, 4), (37, 8), (64, 16), (100, 7), (5, 64), (301, 3)])
+def test_delta_rule_equals_the_recurrence(n, C):
+    q, k, v, S0, _, _, beta, _ = _inputs(n)
+    k = F.normalize(k, dim=-1)
+    ref, S_ref = lt.delta_rule_attention(q, k, v, beta, None, S0)
+    out, S = cf.delta_rule_attention(q, k, v, beta, C, S0)
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+
+
+def test_long_scans_recurse_correctly():
+    """N = 1100 chunks of one token: the decay scan recurses twice (32 * 32 < 1100), the affine scan
+    three levels deep; both against the readable chunked forms."""
+    q, k, v, S0, scalar, feature, beta, _ = _inputs(1100, d_k=3, d_v=2, batch=(1,))
+    for g in (scalar / 50, feature / 50):
+        ref, S_ref = lt.decayed_linear_attention(q, k, v, g, 64, S0)
+        out, S = cf.decayed_linear_attention(q, k, v, g, 1, S0)
+        torch.testing.assert_close(out, ref, **F64)
+        torch.testing.assert_close(S, S_ref, **F64)
+    kn = F.normalize(k, dim=-1)
+    ref, S_ref = lt.delta_rule_attention(q, kn, v, beta, 64, S0)
+    out, S = cf.delta_rule_attention(q, kn, v, beta, 1, S0)
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+
+
+def test_strong_decay_and_resets_stay_finite():
+    """log a = -1e4 (a reset) inside chunks: no overflow, no NaN, same as the recurrence."""
+    q, k, v, S0, scalar, feature, _, _ = _inputs(90)
+    scalar[..., ::7] = -1e4
+    feature[..., ::5, :] = -1e4
+    for g in (scalar, feature):
+        ref, S_ref = lt.decayed_linear_attention(q, k, v, g, None, S0)
+        out, S = cf.decayed_linear_attention(q, k, v, g, 16, S0)
+        assert torch.isfinite(out).all()
+        torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(S, S_ref, rtol=1e-9, atol=1e-9)
+
+
+def test_unnormalised_equals_zero_decay_and_hands_off_state():
+    q, k, v, S0, _, _, _, g = _inputs(83)
+    z0 = torch.rand(2, 3, 5, generator=g, dtype=torch.float64)
+    fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
+    ref, S_ref = lt.decayed_linear_attention(fq, fk, v, torch.zeros_like(fq[..., 0]), None, S0)
+    out, (S, z) = cf.unnormalised_linear_attention(q, k, v, "elu_plus_one", 16, (S0, z0))
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+    torch.testing.assert_close(z, z0 + fk.sum(-2), **F64)
+    # same state layout as chunked_linear_attention: its final state continues an unnormalised run
+    a, (Sa, za) = lt.chunked_linear_attention(q[..., :40, :], k[..., :40, :], v[..., :40, :], "elu_plus_one", 16)
+    b, (Sb, zb) = cf.unnormalised_linear_attention(q[..., 40:, :], k[..., 40:, :], v[..., 40:, :], "elu_plus_one",
+                                                   16, (Sa, za))
+    whole, (Sw, zw) = cf.unnormalised_linear_attention(q, k, v, "elu_plus_one", 16)
+    torch.testing.assert_close(b, whole[..., 40:, :], **F64)
+    torch.testing.assert_close(Sb, Sw, **F64)
+
+
+@pytest.mark.parametrize("form", ["scalar", "feature", "delta"])
+def test_state_hand_off(form):
+    """Two calls with the state passed on == one call (split at a length that is not a chunk multiple)."""
+    q, k, v, S0, scalar, feature, beta, _ = _inputs(77)
+    if form == "delta":
+        k = F.normalize(k, dim=-1)
+        fn, gate = cf.delta_rule_attention, beta
+    else:
+        fn, gate = cf.decayed_linear_attention, scalar if form == "scalar" else feature
+    whole, S_whole = fn(q, k, v, gate, 8, S0)
+    a, Sa = fn(q[..., :29, :], k[..., :29, :], v[..., :29, :], gate[:, :, :29], 8, S0)
+    b, Sb = fn(q[..., 29:, :], k[..., 29:, :], v[..., 29:, :], gate[:, :, 29:], 8, Sa)
+    torch.testing.assert_close(torch.cat([a, b], -2), whole, **F64)
+    torch.testing.assert_close(Sb, S_whole, **F64)
+
+
+@pytest.mark.parametrize("form", ["scalar", "feature", "delta", "unnorm"])
+def test_gradients_match_the_reference(form):
+    """Autograd through the fast form == autograd through the readable form (q, k, v, gate, state)."""
+    q, k, v, S0, scalar, feature, beta, g = _inputs(45, d_k=4, d_v=3, batch=(2,))
+    w = torch.randn(2, 45, 3, generator=g, dtype=torch.float64)
+    if form == "delta":
+        k = F.normalize(k, dim=-1)
+    gate = {"scalar": scalar, "feature": feature, "delta": beta, "unnorm": scalar}[form]
+    leaves = [x.clone().requires_grad_() for x in (q, k, v, gate, S0)]
+
+    def loss(fast):
+        q_, k_, v_, g_, S_ = leaves
+        if form == "delta":
+            out, S = (cf.delta_rule_attention(q_, k_, v_, g_, 8, S_) if fast else
+                      lt.delta_rule_attention(q_, k_, v_, g_, None, S_))
+        elif form == "unnorm":
+            if fast:
+                out, (S, _) = cf.unnormalised_linear_attention(q_, k_, v_, "elu_plus_one", 8, (S_, S_[..., 0]))
+            else:
+                fq, fk = lt.elu_plus_one(q_), lt.elu_plus_one(k_)
+                out, S = lt.decayed_linear_attention(fq, fk, v_, 0 * g_, None, S_)
+        else:
+            out, S = (cf.decayed_linear_attention(q_, k_, v_, g_, 8, S_) if fast else
+                      lt.decayed_linear_attention(q_, k_, v_, g_, None, S_))
+        return (out * w).sum() + S.square().sum()
+    fast = torch.autograd.grad(loss(True), leaves, allow_unused=True)
+    slow = torch.autograd.grad(loss(False), leaves, allow_unused=True)
+    for a, b in zip(fast, slow):
+        if form == "unnorm" and b is not None and a is None:
+            continue
+        torch.testing.assert_close(a if a is not None else torch.zeros_like(b), b if b is not None else
+                                   torch.zeros_like(a), rtol=1e-9, atol=1e-10)
+
+
+def test_bfloat16_policy_is_at_bf16_level():
+    """bf16 in, float32 sums: the output within 1e-2 of float64 on the same inputs, state in float32."""
+    g = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(1, 2, 700, 32, generator=g).bfloat16() for _ in range(3))
+    ld = F.logsigmoid(torch.randn(1, 2, 700, generator=g) + 3)
+    beta = torch.sigmoid(torch.randn(1, 2, 700, generator=g)).bfloat16()
+    kn, qn = (F.normalize(x.float(), dim=-1).bfloat16() for x in (k, q))
+    cases = [(cf.decayed_linear_attention, lt.decayed_linear_attention, (q, k, v, ld)),
+             (cf.delta_rule_attention, lt.delta_rule_attention, (qn, kn, v, beta))]
+    for fast, ref, args in cases:
+        out, S = fast(*args, 64)
+        want, _ = ref(*(x.double() for x in args), 64)
+        assert out.dtype == torch.bfloat16 and S.dtype == torch.float32
+        assert float((out.double() - want).norm() / want.norm()) < 1e-2
+
+
+def test_errors_name_the_argument():
+    q, k, v, S0, scalar, _, beta, _ = _inputs(10)
+    with pytest.raises(ValueError, match="log_decay"):
+        cf.decayed_linear_attention(q, k, v, -scalar + 0.1, 4)
+    with pytest.raises(ValueError, match="log_decay must have shape"):
+        cf.decayed_linear_attention(q, k, v, scalar[..., :5], 4)
+    with pytest.raises(ValueError, match="beta"):
+        cf.delta_rule_attention(q, k, v, beta * float("nan"), 4)
+    with pytest.raises(ValueError, match="chunk_size"):
+        cf.delta_rule_attention(q, k, v, beta, 0)
+    with pytest.raises(ValueError, match="state"):
+        cf.decayed_linear_attention(q, k, v, scalar, 4, S0[..., :2, :])
+
+
+def test_empty_sequence_keeps_the_state():
+    q, k, v, S0, scalar, _, beta, _ = _inputs(0)
+    out, S = cf.decayed_linear_attention(q, k, v, scalar, 4, S0)
+    assert out.shape == v.shape and torch.equal(S, S0)
+    out, S = cf.delta_rule_attention(q, k, v, beta, 4, S0)
+    assert out.shape == v.shape and torch.equal(S, S0)

@@ -457,7 +457,11 @@ def gpu_scaling(fig):
         line, = ax_t.plot(T, ms, label=res["labels"][name])
         Tm, gib = res["memory"][name]
         ax_m.plot(Tm, gib, color=line.get_color(), linestyle=line.get_linestyle(), marker=line.get_marker(),
-                  label=res["labels"][name] + (f" (OOM at T = {res['oom'][name][0]})" if res["oom"][name] else ""))
+                  label=res["labels"][name] + (f" (OOM at T = {res['oom'][name][0]})" if res["oom"][name] else
+                                               f" (not run from T = {min(res['capped'][name])}: memory)"
+                                               if res["capped"].get(name) and name == "quadratic" else ""))
+        if res["oom"][name] or (res["capped"].get(name) and name == "quadratic"):
+            ax_m.plot(Tm[-1:], gib[-1:], marker="X", ms=9, color=line.get_color(), linestyle="")   # where it stops
     if res["floors"] is not None:
         ax_t.plot(res["T_grid"], res["floors"]["softmax_flops_ms"], color="grey", linestyle=(0, (1, 2)), marker="",
                   lw=1, label="softmax FLOPs at peak bf16 rate")

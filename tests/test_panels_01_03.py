@@ -57,15 +57,24 @@ def test_nb01_bad_input():
         nb01_kernel_smoother.compute(temperature=0.0)
 
 
-def test_nb02_costs_are_the_cost_model():
-    r = nb02_costs.compute(n=300, d=32, m=48, d_v=16)
+@pytest.mark.parametrize("features", ["positive_features", None])
+def test_nb02_costs_are_the_cost_model(features):
+    r = nb02_costs.compute(n=300, d=32, m=48, d_v=16, features=features)
     assert r["flops"]["softmax"] == costs.quadratic_attention_cost(300, 32, d_v=16).flops
-    assert r["memory"]["linear"] == costs.linear_attention_cost(300, 48, 16).memory
-    assert r["crossover_softmax"] == costs.crossover_length(32, 48, 16)
-    i = np.searchsorted(r["grid"], r["crossover_softmax"].flops)
-    # the curves cross at n*: softmax cheaper just left of it, linear cheaper right of it
-    assert r["curves"]["softmax"][i - 1] < r["curves"]["linear"][i - 1]
-    assert r["curves"]["softmax"][i] > r["curves"]["linear"][i]
+    lin = costs.linear_attention_cost(300, 48, 16, features=features, d=32)
+    assert r["memory"]["linear"] == lin.memory and r["flops"]["linear"] == lin.flops
+    if features:                                                        # phi's own cost is in the bars
+        assert lin.memory > costs.linear_attention_cost(300, 48, 16).memory
+    assert r["crossover_softmax"] == costs.crossover_length(32, 48, 16, features=features)
+    for key in ("flops", "memory"):
+        x = r["crossover_softmax"]._asdict()[key]
+        i = np.searchsorted(r["grid"], x)
+        c = r["curves"][key]
+        # the curves cross at n* (FLOPs and memory): softmax cheaper left of it, linear cheaper right of it
+        assert c["softmax"][i - 1] < c["linear"][i - 1], key
+        assert c["softmax"][i] > c["linear"][i], key
+    with pytest.raises(ValueError, match="measure"):
+        nb02_costs.compute(measure="time")
 
 
 def test_nb03_state_is_the_recurrent_state():

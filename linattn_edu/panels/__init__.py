@@ -1,21 +1,68 @@
 """Interactive panels for the notebooks: each is a pure ``compute`` plus a thin ``draw``.
 
-Convention (tests, the panel benchmark and the figures command rely on it). A panel is a module in
-this package that defines
+Convention (tests, the panel benchmark, the book and the figures command rely on it). A panel is a
+module in this package that defines
 
     DEFAULTS: dict            keyword arguments of compute() at the notebook's default slider values
+    FIGSIZE: (w, h)           inches; at PANEL_DPI the live picture is w * PANEL_DPI pixels wide
     compute(**params) -> dict the numbers the picture shows (arrays, floats); no matplotlib, no widgets
     draw(result, fig=None) -> matplotlib.figure.Figure
+    controls() -> dict        name -> ipywidget: the panel's controls, with units and hints in their
+                              labels. The one source of truth for their ranges: show(panel) uses them,
+                              and tests/test_panel_corners.py runs compute + draw at every corner.
+    update(fig, result)       optional: change the artists of a figure draw() made in place and
+                              return True; return False when the picture needs a full draw().
 
-``show(panel_module, **controls)`` wires ipywidgets controls to compute + draw. It is the only UI code;
-the library below never imports matplotlib or ipywidgets. The box it returns carries the CSS class
-``linattn-panel`` (and ``linattn-panel-<module name>``) so the browser tests can find it.
+``show(panel)`` wires the controls to compute + draw. It is the only UI code; the library below never
+imports matplotlib or ipywidgets. The box it returns carries the CSS class ``linattn-panel`` (and
+``linattn-panel-<module name>``) so the browser tests can find it.
+
+Legibility: every text in a panel is at least BODY_TEXT_PX pixels high in the PNG (JupyterLab's body
+text, 14 px, at default zoom), because panels are drawn under ``panel_style()`` and the PNG is shown at
+its natural size (PANEL_DPI pixels per inch).
 """
+import collections
 import importlib
 import io
 import pkgutil
 
-PANEL_DPI = 80      # pixels per inch of the slider images: 10-inch panels are 800 px wide
+PANEL_DPI = 80            # pixels per inch of the slider images: a 10-inch panel is 800 px wide
+BODY_TEXT_PX = 14         # JupyterLab's notebook body text (--jp-content-font-size1) at 100 % zoom
+TEXT_PT = BODY_TEXT_PX * 72 / PANEL_DPI      # 12.6 pt: the smallest text a panel may use
+SMALL_PT = TEXT_PT                            # kept as a name for legends/annotations: never smaller
+
+STYLE = {
+    "font.size": TEXT_PT, "axes.titlesize": TEXT_PT, "axes.labelsize": TEXT_PT,
+    "xtick.labelsize": TEXT_PT, "ytick.labelsize": TEXT_PT, "legend.fontsize": TEXT_PT,
+    "figure.titlesize": TEXT_PT, "legend.framealpha": 0.85, "legend.borderpad": 0.3,
+    "legend.handlelength": 1.6, "legend.labelspacing": 0.25, "axes.titlepad": 4.0,
+    "figure.dpi": PANEL_DPI, "savefig.dpi": PANEL_DPI,
+}
+
+
+def panel_style():
+    """matplotlib rc settings every panel is drawn under (text sizes >= TEXT_PT)."""
+    import matplotlib
+    return matplotlib.rc_context(STYLE)
+
+
+def new_figure(panel):
+    """A Figure of the panel's FIGSIZE on an Agg canvas, not registered with pyplot (never shown twice)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=getattr(panel, "FIGSIZE", (10, 3.6)), dpi=PANEL_DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def encode_png(fig):
+    """PNG bytes of the figure's current Agg buffer (no second draw; fast zlib level)."""
+    from PIL import Image
+    w, h = fig.canvas.get_width_height(physical=True)
+    im = Image.frombuffer("RGBA", (w, h), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="png", compress_level=1)
+    return buf.getvalue()
 
 
 def render_png(fig, dpi=PANEL_DPI):
@@ -25,31 +72,60 @@ def render_png(fig, dpi=PANEL_DPI):
     return buf.getvalue()
 
 
-class PanelRenderer:
-    """One slider update: compute -> draw -> PNG bytes. Used by show() and timed by benchmarks/panels.py.
+def _freeze(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
 
-    The first figure is laid out with tight_layout and its margins are kept; later figures get the
-    same margins with subplots_adjust. Laying out every figure again would draw it twice per update,
-    the largest single cost of an update on a 2-core CPU (benchmarks/panels.py measures it).
+
+class PanelRenderer:
+    """One slider update: compute -> draw (in place when the panel can) -> PNG bytes.
+
+    Used by show() and timed by benchmarks/panels.py. One Figure lives as long as the panel: a move
+    the panel's update() can show by changing artists in place (set_data, set_array, set_text)
+    skips building the figure again; compute results are cached (the last CACHE_SIZE settings), so
+    dragging a slider back and forth computes each setting once. The PNG is encoded from the Agg
+    buffer of the single draw.
     """
 
-    MARGINS = ("left", "right", "bottom", "top", "wspace", "hspace")
+    CACHE_SIZE = 64
 
     def __init__(self, panel, dpi=PANEL_DPI):
-        self.panel, self.dpi, self.margins = panel, dpi, None
+        self.panel, self.dpi, self.fig = panel, dpi, None
+        self.cache = collections.OrderedDict()
+        self.last = {"in_place": False}
+
+    def result(self, params):
+        key = _freeze(params)
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            return self.cache[key]
+        res = self.panel.compute(**params)
+        self.cache[key] = res
+        if len(self.cache) > self.CACHE_SIZE:
+            self.cache.popitem(last=False)
+        return res
+
+    def figure(self, params):
+        """Compute (cached) and bring the live figure to these settings; returns the Figure."""
+        res = self.result(params)
+        in_place = False
+        with panel_style():
+            if self.fig is None:
+                self.fig = new_figure(self.panel)
+                self.panel.draw(res, fig=self.fig)
+            else:
+                in_place = hasattr(self.panel, "update") and bool(self.panel.update(self.fig, res))
+                if not in_place:
+                    self.panel.draw(res, fig=self.fig)
+            self.fig.canvas.draw()
+        self.last = {"in_place": in_place}
+        return self.fig
 
     def __call__(self, **params):
-        import matplotlib.pyplot as plt
-
-        fig = self.panel.draw(self.panel.compute(**params))
-        if self.margins is None:
-            fig.tight_layout()
-            self.margins = {name: getattr(fig.subplotpars, name) for name in self.MARGINS}
-        else:
-            fig.subplots_adjust(**self.margins)
-        png = render_png(fig, self.dpi)
-        plt.close(fig)       # the PNG is the only copy (no second one when the cell finishes)
-        return png
+        return encode_png(self.figure(params))
 
 
 def panel_modules():
@@ -61,24 +137,90 @@ def panel_modules():
     return mods
 
 
-def show(panel, **controls):
-    """Display-ready VBox: the controls above the panel's figure, redrawn on every change.
+def control_values(widget):
+    """The settings of one control a corner test visits: its ends and its current value.
 
-    panel: a panel module (compute, draw); controls: name -> ipywidget, names = compute's arguments.
-    Arguments of compute() not given a control keep their DEFAULTS value.
+    Sliders: min, value, max (a log slider: base**min, value, base**max); a selection slider or
+    dropdown: every option (first, value and last when there are more than 4); a checkbox: both; a
+    multi-select: its value, nothing, the first option alone, everything.
+    """
+    import ipywidgets as w
+    if isinstance(widget, w.FloatLogSlider):
+        return [widget.base ** widget.min, widget.value, widget.base ** widget.max]
+    if isinstance(widget, w.SelectMultiple):
+        opts = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        return [tuple(widget.value), (), (opts[0],), tuple(opts)]
+    if isinstance(widget, (w.SelectionSlider, w.Dropdown, w.ToggleButtons, w.RadioButtons, w.Select)):
+        opts = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        if len(opts) > 4:
+            opts = [opts[0], widget.value, opts[-1]]
+        return list(dict.fromkeys(opts))
+    if isinstance(widget, (w.Checkbox, w.ToggleButton)):
+        return [False, True]
+    if hasattr(widget, "min") and hasattr(widget, "max"):
+        return list(dict.fromkeys([widget.min, widget.value, widget.max]))
+    raise TypeError(f"control_values: no corner rule for a {type(widget).__name__}")
+
+
+def show(panel, **controls):
+    """Display-ready VBox: the panel's controls above its picture, redrawn on every change.
+
+    panel: a panel module. Its controls() give the controls; a keyword argument name=widget replaces
+    the control of that name (names = compute's arguments). Arguments of compute() without a
+    control keep their DEFAULTS value. The picture is an ipywidgets Image whose PNG bytes are
+    replaced on each change (no output area cleared and rebuilt).
     """
     import ipywidgets as widgets
-    from IPython.display import Image, display
 
+    declared = panel.controls() if hasattr(panel, "controls") else {}
+    controls = {**declared, **controls}
     fixed = {k: v for k, v in panel.DEFAULTS.items() if k not in controls}
     render = PanelRenderer(panel)
+    params = {name: c.value for name, c in controls.items()}
+    image = widgets.Image(value=render(**fixed, **params), format="png")
+    image.add_class("linattn-panel-image")
+    error = widgets.Output()                   # a traceback, if an update raised, shows here
 
-    def update(**params):
-        png = render(**fixed, **params)
-        display(Image(data=png, format="png"))   # inside interactive_output: into the output widget
+    def on_change(change):
+        name = change["owner"]._linattn_name
+        params[name] = change["new"]
+        try:
+            image.value = render(**fixed, **params)
+            if error.outputs:
+                error.clear_output()
+        except Exception:
+            error.clear_output()
+            with error:
+                raise
 
-    out = widgets.interactive_output(update, controls)
-    box = widgets.VBox([widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")), out])
+    for name, c in controls.items():
+        c._linattn_name = name
+        c.observe(on_change, names="value")
+    row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+    hints = [c._linattn_hint for c in controls.values() if getattr(c, "_linattn_hint", None)]
+    parts = [row]
+    if hints:
+        parts.append(widgets.HTML("<span class='linattn-panel-hint'>" + " · ".join(hints) + "</span>"))
+    box = widgets.VBox(parts + [image, error])
     box.add_class("linattn-panel")
     box.add_class("linattn-panel-" + panel.__name__.rsplit(".", 1)[-1])
     return box
+
+
+def hint(widget, text):
+    """Attach a one-line hint shown under the panel's controls (units, how to use the control)."""
+    widget._linattn_hint = text
+    widget.tooltip = text
+    return widget
+
+
+
+def styled(draw):
+    """Decorator for a panel's draw(): runs it under panel_style(), so every text is >= TEXT_PT."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(result, fig=None):
+        with panel_style():
+            return draw(result, fig)
+    return wrapper

@@ -17,7 +17,13 @@ import numpy as np
 
 from .. import numpy as lnp
 
+from . import hint, panel_style
+
 FEATURE_MAPS = ("elu_plus_one", "relu_features", "taylor_features", "positive_random")
+READABLE = {"elu_plus_one": "elu(x) + 1", "relu_features": "ReLU", "taylor_features": "Taylor (2nd order)",
+            "positive_random": "positive random features"}
+TEMPERATURES = (0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
+FIGSIZE = (10, 4.0)
 
 DEFAULTS = dict(feature_map="taylor_features", temperature=2.0, n=24, row=12, d=4, m_random=64, seed=0)
 
@@ -36,6 +42,24 @@ def phi_for(name, d, m_random=64, seed=0):
         w = lnp.gaussian_projection(m_random, d, seed=seed + 1)                # (m, d)
         return functools.partial(lnp.positive_features, w=w)
     return name
+
+
+def controls():
+    """Feature map, temperature tau (exact values, no log-slider rounding), n, and the row (0 .. n - 1)."""
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    fmap = w.Dropdown(options=[(READABLE[f], f) for f in FEATURE_MAPS], value="taylor_features",
+                      description="feature map φ", style=wide)
+    tau = hint(w.SelectionSlider(options=TEMPERATURES, value=2.0, description="temperature τ", style=wide),
+               "τ divides q·k: small τ = peaked softmax, large τ = flat")
+    n = w.IntSlider(value=24, min=4, max=64, step=4, description="tokens n", style=wide)
+    row = hint(w.IntSlider(value=12, min=0, max=23, description="query row i", style=wide),
+               "the row plotted on the right (0 .. n − 1)")
+
+    def keep_row_inside(change):
+        row.max = change["new"] - 1            # ipywidgets clamps row.value to the new range
+    n.observe(keep_row_inside, names="value")
+    return {"feature_map": fmap, "temperature": tau, "n": n, "row": row}
 
 
 def compute(feature_map="taylor_features", temperature=2.0, n=24, row=12, d=4, m_random=64, seed=0):
@@ -64,33 +88,33 @@ def few_ticks(fig, nbins=4):
 
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
-    if fig is None:
-        fig = plt.figure(figsize=(10, 3.2))
-    fig.clear()
-    ax_h, ax_r = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1.4]})
-    A, W, i, n = result["A"], result["W"], result["row"], result["n"]
-    vmax = max(A.max(), W.max())
-    gap = max(1, n // 8)
-    both = np.full((n, 2 * n + gap), np.nan)                 # [A | gap | W] in one image: one axes, not two
-    both[:, :n], both[:, n + gap:] = A, W
-    cmap = plt.get_cmap("Greys").with_extremes(bad="white")   # the NaN gap column stays white
-    ax_h.imshow(both, cmap=cmap, vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
-    ax_h.axhline(i, color="tab:orange", lw=1, ls="--")
-    right = result["feature_map"] + (f" ({result['empty_rows']} rows all 0)" if result["empty_rows"] else "")
-    ax_h.set_title(f"softmax, tau = {result['temperature']:.2g}   |   {right}", fontsize=9)
-    ax_h.set_xlabel("key j")
-    ax_h.set_ylabel("query i")
-    j = np.arange(n)
-    ax_r.plot(j, A[i], "o-", color="black", ms=3, label="softmax")
-    ax_r.plot(j, W[i], "s--", color="tab:orange", ms=3, mfc="none", label=result["feature_map"])
-    ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean over rows {result['tv'].mean():.3f})",
-                   fontsize=9)
-    ax_r.set_xlabel("key j")
-    ax_r.set_ylabel("weight of key j for query i")
-    ax_r.legend(fontsize=8)
-    few_ticks(fig)
-    ax_h.set_xticks([0, n - 1, n + gap, 2 * n + gap - 1], ["0", str(n - 1), "0", str(n - 1)])   # after few_ticks
-    fig.suptitle(f"attention weights (white = 0, black = {vmax:.2f}); dashed line: the row on the right",
-                 fontsize=9)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.82, wspace=0.25)
+    with panel_style():
+        if fig is None:
+            fig = plt.figure(figsize=FIGSIZE)
+        fig.clear()
+        ax_h, ax_r = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1.4]})
+        A, W, i, n = result["A"], result["W"], result["row"], result["n"]
+        name = READABLE.get(result["feature_map"], result["feature_map"])
+        vmax = max(A.max(), W.max())
+        gap = max(1, n // 8)
+        both = np.full((n, 2 * n + gap), np.nan)                 # [A | gap | W] in one image: one axes, not two
+        both[:, :n], both[:, n + gap:] = A, W
+        cmap = plt.get_cmap("Greys").with_extremes(bad="white")   # the NaN gap column stays white
+        ax_h.imshow(both, cmap=cmap, vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
+        ax_h.axhline(i, color="tab:orange", lw=1.5, ls="--")
+        empty = f" ({result['empty_rows']} rows all 0)" if result["empty_rows"] else ""
+        ax_h.set_title(f"softmax (τ = {result['temperature']:g})  |  {name}{empty}")
+        ax_h.set_xlabel("key j")
+        ax_h.set_ylabel("query i")
+        j = np.arange(n)
+        ax_r.plot(j, A[i], "o-", color="black", ms=4, label="softmax")
+        ax_r.plot(j, W[i], "s--", color="tab:orange", ms=4, mfc="none", label=name)
+        ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean {result['tv'].mean():.3f})")
+        ax_r.set_xlabel("key j")
+        ax_r.set_ylabel("weight of key j")
+        ax_r.legend(loc="upper right")
+        few_ticks(fig)
+        ax_h.set_xticks([0, n - 1, n + gap, 2 * n + gap - 1], ["0", str(n - 1), "0", str(n - 1)])   # after few_ticks
+        fig.suptitle(f"attention weights, white = 0, black = {vmax:.2f}; dashed: row i, drawn on the right")
+        fig.subplots_adjust(left=0.06, right=0.985, bottom=0.14, top=0.84, wspace=0.22)
     return fig

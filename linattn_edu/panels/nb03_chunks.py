@@ -12,11 +12,22 @@ value. The chunked output at the chosen C is compared with the parallel (quadrat
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import costs
 from .. import numpy as lnp
 from .nb01_kernel_smoother import few_ticks
 
 DEFAULTS = dict(chunk_size=8, n=32, m=16, d_v=16, seed=0)
+FIGSIZE = (10, 4.0)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {"chunk_size": hint(w.IntSlider(value=8, min=1, max=32, description="chunk size C", style=wide),
+                               "tokens per chunk; C > n is clamped to n"),
+            "n": w.IntSlider(value=32, min=8, max=64, step=8, description="length n (tokens)", style=wide)}
 PHI = "elu_plus_one"
 
 FUTURE, INTER, INTRA = 0, 1, 2
@@ -44,10 +55,11 @@ def compute(chunk_size=8, n=32, m=16, d_v=16, seed=0):
             "max_diff_vs_parallel": float(np.abs(out - ref).max())}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.2))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_b, ax_c = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
     C, n = result["chunk_size"], result["n"]
@@ -55,7 +67,7 @@ def draw(result, fig=None):
     for edge in np.arange(C, n, C) - 0.5:                      # chunk boundaries
         ax_b.axhline(edge, color="tab:orange", lw=0.8)
         ax_b.axvline(edge, color="tab:orange", lw=0.8)
-    ax_b.set_title(f"C = {C}: dark = intra-chunk block, grey = via state", fontsize=8)
+    ax_b.set_title(f"C = {C}: dark = in-chunk block,\ngrey = via the state, white = future")
     ax_b.set_xlabel("key j")
     ax_b.set_ylabel("query i")
     Cs = result["Cs"]
@@ -66,12 +78,12 @@ def draw(result, fig=None):
     ax_c.set_xscale("log", base=2)
     ax_c.xaxis.set_major_formatter(_plain)
     ax_c.set_xlabel("chunk size C  (1 = RNN, n = quadratic)")
-    ax_c.set_ylabel("relative to its maximum over C")
-    ax_c.set_title(f"n = {n}, m = {result['m']}, d_v = {result['d_v']}; chunked vs parallel max diff "
-                   f"{result['max_diff_vs_parallel']:.0e}", fontsize=8)
-    ax_c.legend(fontsize=7)
+    ax_c.set_ylabel("/ its maximum over C")
+    ax_c.set_title(f"n = {n}, m = d_v = {result['m']}; chunked vs parallel:\nmax diff "
+                   f"{result['max_diff_vs_parallel']:.0e}")
+    ax_c.legend()
     few_ticks(fig)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.25)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
     return fig
 
 

@@ -11,10 +11,20 @@ The states come from ``recurrent_linear_attention`` called one token at a time w
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 from .nb01_kernel_smoother import few_ticks
 
 DEFAULTS = dict(t=6, n=12, d=4, d_v=4, seed=0)
+FIGSIZE = (10, 4.0)
+
+
+def controls():
+    import ipywidgets as w
+    return {"t": hint(w.IntSlider(value=6, min=1, max=12, description="tokens seen t",
+                                  style={"description_width": "initial"}),
+                      "the state after the first t of n = 12 tokens")}
 PHI = "elu_plus_one"
 
 
@@ -46,39 +56,40 @@ def compute(t=6, n=12, d=4, d_v=4, seed=0):
             "max_diff_vs_parallel": float(np.abs(out - parallel).max())}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.0))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_s, ax_z, ax_w = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.45, 1.6]})
     t, n = result["t"], result["n"]
     lim = result["S_scale"]
-    ax_s.imshow(result["S"], cmap="cividis", vmin=-lim, vmax=lim)   # one scale for all t; luminance rises with value
-    ax_s.set_title(f"state S_t after t = {t} tokens (dark < 0 < light)", fontsize=8)
+    im = ax_s.imshow(result["S"], cmap="gray", vmin=-lim, vmax=lim)   # one grey scale for every t
+    ax_s.set_title(f"state S_t, t = {t}\n(black < 0 < white)")
     ax_s.set_xlabel("value dim")
-    ax_s.set_ylabel("feature dim (m)")
+    ax_s.set_ylabel("feature dim")
     m = result["z"].shape[0]
     ax_z.barh(np.arange(m), result["z"], color="0.4")
     ax_z.set_xlim(0, result["z_scale"])
     ax_z.invert_yaxis()
-    ax_z.set_title("normaliser z_t", fontsize=9)
-    ax_z.set_xlabel("sum of phi(k_j)")
+    ax_z.set_title("normaliser\nz_t")
+    ax_z.set_xlabel("Σ φ(k_j)")
     j = np.arange(1, n + 1)
     w = result["weights"]
-    ax_w.bar(j[:t], w[:t], color="0.3", label="tokens j <= t (in the state)")
+    ax_w.bar(j[:t], w[:t], color="0.3", label="j ≤ t (in the state)")
     ax_w.bar(j[t:], np.zeros(n - t), color="white", edgecolor="0.6")
     ax_w.axvline(t + 0.5, color="tab:orange", ls="--", lw=1, label="now")
     ax_w.set_xlim(0.5, n + 0.5)
-    ax_w.set_ylim(0, max(0.3, 1.1 * w.max()))
+    ax_w.set_ylim(0, 1.35 * max(0.3, w.max()))                # room for the legend above the bars
     ax_w.set_xlabel("token j")
     ax_w.set_ylabel("weight a_tj in out_t")
-    ax_w.set_title(f"each token's share of out_t (RNN vs parallel: max diff {result['max_diff_vs_parallel']:.0e})",
-                   fontsize=9)
-    ax_w.legend(fontsize=7, loc="upper right")
+    ax_w.set_title(f"each token's share of out_t\n(RNN vs parallel: max diff {result['max_diff_vs_parallel']:.0e})")
+    ax_w.legend(loc="upper right")
     few_ticks(fig)
     from matplotlib.ticker import MaxNLocator
     for axis in (ax_s.xaxis, ax_s.yaxis, ax_z.yaxis):                    # index axes: integer ticks
         axis.set_major_locator(MaxNLocator(4, integer=True))
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.4)
+    fig.colorbar(im, ax=ax_s, fraction=0.09, pad=0.04, ticks=[-lim, 0, lim], format="%.0f")   # after few_ticks
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.84, wspace=0.4)
     return fig

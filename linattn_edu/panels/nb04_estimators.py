@@ -8,6 +8,8 @@ estimators: it calls the library's feature maps, never a re-implementation.
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 from .. import theory
 
@@ -15,6 +17,21 @@ KINDS = ("trig", "positive", "hyperbolic")
 _FEATURES = {"trig": lnp.trig_features, "positive": lnp.positive_features, "hyperbolic": lnp.hyperbolic_features}
 
 DEFAULTS = dict(norm_x=1.0, norm_y=1.0, angle=1.0, m=16, orthogonal=False, d=16, reps=1000, seed=0)
+FIGSIZE = (10, 4.4)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {
+        "norm_x": w.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.1, description="|x|", style=wide),
+        "norm_y": w.FloatSlider(value=1.0, min=0.1, max=2.0, step=0.1, description="|y|", style=wide),
+        "angle": hint(w.FloatSlider(value=1.0, min=0.0, max=3.14, step=0.05, description="angle (rad)",
+                                    style=wide), "angle between x and y in radians: 0 = same direction, 3.14 ≈ opposite"),
+        "m": hint(w.IntSlider(value=16, min=1, max=64, description="draws m", continuous_update=False, style=wide),
+                  "m: random projections per estimate (d = 16); recomputed on release"),
+        "orthogonal": w.Checkbox(value=False, description="orthogonal draws (m ≤ d)"),
+    }
 
 
 def draw_projections(m, d, reps, orthogonal=False, seed=0):
@@ -71,10 +88,11 @@ def compute(norm_x=1.0, norm_y=1.0, angle=1.0, m=16, orthogonal=False, d=16, rep
     return res
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.4))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax = axes[0]
@@ -88,11 +106,12 @@ def draw(result, fig=None):
     ax.axvline(sm, color="k", lw=1, label=f"SM = {sm:.3g}")
     ax.set_xlabel("estimate of SM(x, y) = exp(x·y)")
     ax.set_ylabel("density")
-    ax.set_title(f"{len(ests['trig'])} projections, m = {result['m']} draws"
+    fig.suptitle(f"{len(ests['trig'])} projections of m = {result['m']} draws each"
                  + (" (orthogonal)" if result["orthogonal"]
-                    else " (iid: orthogonal needs m <= d)" if result.get("orthogonal_requested") else " (iid)"),
-                 fontsize=10)
-    ax.legend(fontsize=8)
+                    else " (iid: orthogonal needs m ≤ d = 16)" if result.get("orthogonal_requested") else " (iid)"),
+                 x=0.01, ha="left")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False, columnspacing=0.8,
+              handlelength=1.4)                              # above the axes, never over a histogram
     ax = axes[1]
     pos = np.arange(len(KINDS))
     mc = [result["mc_mse"][k] for k in KINDS]
@@ -102,10 +121,11 @@ def draw(result, fig=None):
                label="Lemma 2 (iid)")
     if result["orthogonal"] and np.isfinite(result["ortho_bound"]):
         ax.scatter([1], [result["ortho_bound"]], marker="v", color="tab:blue", label="Thm 2 bound (ort.)")
-    ax.set_xticks(pos, KINDS)
+    ax.set_xticks(pos, ["trig", "positive", "hyperb."])
+    ax.set_xlim(-0.5, len(KINDS) - 0.5)
     ax.set_xlabel("estimator")
     ax.set_yscale("log")
     ax.set_ylabel("MSE")
-    ax.legend(fontsize=7)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, handlelength=1.2)
+    fig.subplots_adjust(left=0.07, right=0.97, bottom=0.15, top=0.7, wspace=0.3)
     return fig

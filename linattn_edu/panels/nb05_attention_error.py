@@ -8,10 +8,36 @@ and Theorem 4's eps for this m with its unknown constant set to 1 (its scaling, 
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 from .. import theory
 
 DEFAULTS = dict(m=64, d=16, R=2.0, causal=False, n=64, reps=20, seed=0)
+FIGSIZE = (10, 4.4)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    slow = dict(continuous_update=False, style=wide)     # 20 projections per setting: recomputed on release
+    return {
+        "m": hint(w.IntSlider(value=64, min=8, max=512, step=8, description="features m", **slow),
+                  "m: random features; recomputed when the slider is released"),
+        "d": w.IntSlider(value=16, min=4, max=64, step=4, description="head dim d", **slow),
+        "R": hint(w.FloatSlider(value=2.0, min=0.5, max=4.0, step=0.25, description="norm R", **slow),
+                  "R: |q| = |k| = R for every query and key"),
+        "causal": w.Checkbox(value=False, description="causal"),
+    }
+
+
+def log_ticks(axis):
+    """Readable log-axis ticks at any range: <= 5 labels at 1, 2, 5 x 10^k, plain numbers, no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=5))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))      # plain text: no mathtext cost
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
 
 
 def sphere_rows(n, d, R, rng):
@@ -45,27 +71,31 @@ def compute(m=64, d=16, R=2.0, causal=False, n=64, reps=20, seed=0):
             "m": m, "d": d, "R": R, "causal": causal}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.4))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
-    ax1, ax2 = fig.subplots(1, 2)
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
     errs = result["kernel_max_err"]
     allv = np.concatenate([errs["trig"], errs["positive"], [result["hoeffding_union"], result["theorem4_eps"]]])
     bins = np.logspace(np.log10(allv.min()) - 0.1, np.log10(allv.max()) + 0.1, 40)
     ax1.hist(errs["trig"], bins=bins, histtype="step", color="k", ls="-", label="trig features")
     ax1.hist(errs["positive"], bins=bins, histtype="step", color="k", ls="--", label="positive features")
-    ax1.axvline(result["hoeffding_union"], color="tab:red", ls="-", label="Hoeffding+union (trig, p=1/2)")
-    ax1.axvline(result["theorem4_eps"], color="tab:blue", ls=":", label="Thm 4 eps, constant 1")
+    ax1.axvline(result["hoeffding_union"], color="tab:red", ls="-", lw=1.5, label="Hoeffding + union (trig, p = 1/2)")
+    ax1.axvline(result["theorem4_eps"], color="tab:blue", ls=":", lw=2, label="Thm 4 ε, constant 1")
     ax1.set_xscale("log")
-    ax1.set_xlabel("max_ij |K^_ij - K_ij|   (K_ij = exp(q_i·k_j/√d))")
-    ax1.set_ylabel("count (projections)")
-    ax1.set_title(f"m={result['m']}, d={result['d']}, R={result['R']}: max K = {result['kernel_max']:.3g}", fontsize=9)
-    ax1.legend(fontsize=7)
+    log_ticks(ax1.xaxis)
+    ax1.set_xlabel("max_ij |K̂_ij − K_ij|,  K_ij = exp(q_i·k_j/√d)")
+    ax1.set_ylabel("projections")
+    ax1.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, columnspacing=0.8,
+               handlelength=1.4)                            # above the axes, never over a bar
     ax2.hist(result["out_rel_err"], bins=20, histtype="step", color="k")
-    ax2.set_xlabel("‖performer − softmax‖ / ‖softmax‖  (positive, iid)")
-    ax2.set_ylabel("count (projections)")
-    ax2.set_title("causal" if result["causal"] else "bidirectional", fontsize=9)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
+    ax2.set_xlabel("‖performer − softmax‖ / ‖softmax‖")
+    ax2.set_ylabel("projections")
+    ax2.set_title(("causal" if result["causal"] else "bidirectional") + ", positive features, iid")
+    fig.suptitle(f"{len(errs['trig'])} projections, m = {result['m']}, d = {result['d']}, R = {result['R']:g}: "
+                 f"max K = {result['kernel_max']:.3g}", x=0.01, ha="left")
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.74, wspace=0.25)
     return fig

@@ -9,10 +9,31 @@ output error ||P~ V - P V|| / ||P V|| against k for three rank-k shortcuts:
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 
 STRUCTURES = ("random", "few tokens", "local")
+LABELS = {"best rank k (SVD)": "best rank k", "JL: P R^T R": "JL: P RᵀR",
+          "Linformer (E = F = R)": "Linformer, random E", "Linformer (mean pooling)": "Linformer, pooling"}
 DEFAULTS = dict(n=128, k=32, structure="random", d=32, d_v=8, seed=0)
+FIGSIZE = (10, 4.4)
+
+
+def controls():
+    """n, k (kept <= n: a rank-k shortcut of an n x n matrix needs k <= n) and the input structure."""
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    n = w.IntSlider(value=128, min=32, max=256, step=32, description="length n", continuous_update=False,
+                    style=wide)
+    k = hint(w.IntSlider(value=32, min=2, max=128, step=2, description="rank k", continuous_update=False,
+                         style=wide), "k ≤ n projected positions (rank of the shortcut); the SVD is redone on release")
+    structure = w.Dropdown(options=list(STRUCTURES), value="random", description="inputs", style=wide)
+
+    def keep_k_inside(change):
+        k.max = min(128, change["new"])         # ipywidgets clamps k.value to the new range
+    n.observe(keep_k_inside, names="value")
+    return {"n": n, "k": k, "structure": structure}
 
 
 def make_inputs(n, d, structure, seed=0):
@@ -44,7 +65,11 @@ def jl_matrix(k, n, seed=0):
 
 
 def pooling_matrix(k, n):
-    """E: (k, n) averaging k contiguous blocks of positions (Linformer's pooling option; block sizes differ by <= 1)."""
+    """E: (k, n) averaging k contiguous blocks of positions (Linformer's pooling option; block sizes differ by <= 1).
+
+    Needs 1 <= k <= n: k > n blocks would leave some empty."""
+    if not 1 <= k <= n:
+        raise ValueError(f"pooling_matrix needs 1 <= k <= n (got k = {k}, n = {n}): k > n blocks leave some empty")
     E = np.zeros((k, n))
     for i, block in enumerate(np.array_split(np.arange(n), k)):
         E[i, block] = 1.0 / block.size
@@ -52,6 +77,7 @@ def pooling_matrix(k, n):
 
 
 def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
+    k_requested, k = k, int(min(max(k, 1), n))          # a rank-k shortcut of an n x n matrix: k <= n
     q, kk = make_inputs(n, d, structure, seed)
     v = np.random.default_rng(seed + 1).standard_normal((n, d_v))
     P = lnp.attention_weights(q, kk)                                         # (n, n)
@@ -70,29 +96,39 @@ def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
         E = pooling_matrix(int(j), n)
         err["Linformer (mean pooling)"].append(np.linalg.norm(lnp.linformer_attention(q, kk, v, E, E) - out) / norm_out)
     return {"singular_values": s, "ks": ks, "errors": {key: np.array(e) for key, e in err.items()},
-            "k": k, "n": n, "structure": structure,
+            "k": k, "k_requested": k_requested, "n": n, "structure": structure,
             "energy_at_k": float(np.sum(s[:k] ** 2) / np.sum(s ** 2))}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
+    from .nb05_attention_error import log_ticks
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.4))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2)
     s = result["singular_values"]
-    ax1.semilogy(np.arange(1, s.size + 1), s / s[0], "k.-", ms=3)
-    ax1.axvline(result["k"], color="gray", ls=":")
+    ax1.semilogy(np.arange(1, s.size + 1), s / s[0], "k.-", ms=4)
+    ax1.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
     ax1.set_ylim(max(1e-17, (s / s[0]).min() / 2), 2)
     ax1.set_xlabel("index i")
     ax1.set_ylabel("σ_i / σ_1 of P")
-    ax1.set_title(f"{result['structure']}, n = {result['n']}: {100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k",
-                  fontsize=9)
+    ax1.set_title(f"{100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k")
     for (name, e), st in zip(result["errors"].items(), ("o-", "s--", "^:", "d-.")):
-        ax2.loglog(result["ks"], np.maximum(e, 1e-17), "k" + st, mfc="white", label=name)
-    ax2.axvline(result["k"], color="gray", ls=":")
+        ax2.loglog(result["ks"], np.maximum(e, 1e-17), "k" + st, mfc="white", ms=5, label=LABELS.get(name, name))
+    ax2.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
+    from matplotlib.ticker import LogLocator
+    for axis in (ax2.xaxis, ax2.yaxis, ax1.yaxis):
+        log_ticks(axis)
+    for axis in (ax2.yaxis, ax1.yaxis):               # these can span 17 decades: powers of ten only
+        axis.set_major_locator(LogLocator(base=10, numticks=6))
     ax2.set_xlabel("k")
-    ax2.set_ylabel("‖P~V − PV‖ / ‖PV‖")
-    ax2.legend(fontsize=7)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.3)
+    ax2.set_ylabel("‖P̃V − PV‖ / ‖PV‖")
+    ax2.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=2, frameon=False, columnspacing=0.6,
+               handlelength=1.8)                             # above the axes, never over a curve
+    clamped = f" (k = {result['k_requested']} > n: k = n)" if result.get("k_requested", result["k"]) > result["k"] else ""
+    fig.suptitle(f"inputs: {result['structure']}, n = {result['n']}, k = {result['k']}{clamped}; "
+                 f"dashed orange: k", x=0.01, ha="left")
+    fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.74, wspace=0.32)
     return fig

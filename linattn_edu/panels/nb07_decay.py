@@ -13,9 +13,21 @@ import math
 
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 
 DEFAULTS = dict(half_life=8.0, n=48, seed=0)
+FIGSIZE = (10, 3.8)
+HALF_LIVES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {"half_life": hint(w.SelectionSlider(options=HALF_LIVES, value=8.0, description="half-life h (tokens)",
+                                                style=wide), "after h tokens a weight has halved: a = 2^(−1/h)"),
+            "n": w.IntSlider(value=48, min=8, max=128, step=8, description="length n (tokens)", style=wide)}
 READABLE = 0.01                       # "can still be read": weight >= 1% of a fresh token's
 
 
@@ -34,32 +46,34 @@ def compute(half_life=8.0, n=48, seed=0, d=4):
             "max_diff_quadratic_vs_recurrent": float(np.abs(quadratic - out).max())}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(9, 2.7))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_m, ax_w, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
     n = result["n"]
     ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
-    ax_m.set_title(f"decay mask L (a = {result['a']:.3f})", fontsize=9)
+    ax_m.set_title(f"decay mask L (a = {result['a']:.3f})")
     ax_m.set_xlabel("key position j")
     ax_m.set_ylabel("query position i")
     dist = np.arange(n)[::-1]                                            # n - 1 - j for j = 0..n-1
     ax_w.plot(dist, result["last_row"], color="0.2", marker=".", ms=3)
     ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
     ax_w.axvline(result["horizon"], color="tab:orange", ls="--", lw=1,
-                 label=f"horizon {result['horizon']} tokens (weight >= 1%)")
+                 label=f"1% horizon {result['horizon']}")
     ax_w.axvline(result["half_life"], color="0.4", ls="-.", lw=1, label=f"half-life {result['half_life']:g}")
-    ax_w.set_xlabel("distance back from the last token")
+    ax_w.set_ylim(0, 1.5)                                                 # room for the legend above the curve
+    ax_w.set_xlabel("tokens back from the last")
     ax_w.set_ylabel("weight L_nj")
-    ax_w.set_title(f"effective memory sum_j L_nj = {result['effective_memory']:.1f} tokens", fontsize=9)
-    ax_w.legend(fontsize=7)
+    ax_w.set_title(f"memory Σ_j L_nj = {result['effective_memory']:.1f}")
+    ax_w.legend(loc="upper right")
     out = result["out"]
     for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-.")):
         ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)
     ax_o.set_xlabel("token t")
     ax_o.set_ylabel("o_t (4 dims)")
-    ax_o.set_title(f"output; quadratic vs recurrent: {result['max_diff_quadratic_vs_recurrent']:.0e}", fontsize=9)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16, top=0.88, wspace=0.35)
+    ax_o.set_title(f"output; quadratic vs\nrecurrent: max diff {result['max_diff_quadratic_vs_recurrent']:.0e}")
+    fig.subplots_adjust(left=0.065, right=0.985, bottom=0.16, top=0.84, wspace=0.35)
     return fig

@@ -10,9 +10,23 @@ relative recall error = mean_i ||S^T k_i - v_i|| / ||v_i||, shown for the chosen
 """
 import numpy as np
 
+from . import hint, styled
+
 from .. import numpy as lnp
 
 DEFAULTS = dict(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0)
+FIGSIZE = (10, 3.9)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {"beta": hint(w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="write strength β",
+                                       style=wide), "β: delta-rule step (1 = overwrite exactly)"),
+            "n_pairs": hint(w.IntSlider(value=8, min=1, max=32, description="stored pairs N", style=wide),
+                            "key width d_k = 16"),
+            "key_corr": w.FloatSlider(value=0.0, min=0.0, max=0.9, step=0.1, description="key correlation ρ",
+                                      style=wide)}
 
 
 def make_pairs(n_pairs, d, key_corr, seed=0):
@@ -56,29 +70,33 @@ def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
             "delta_error": delta, "mean_abs_key_overlap": float(np.abs(off).mean()) if off.size else 0.0}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(8.5, 2.7))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_c, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     s = result["sweep"]
     ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
-    ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label=f"delta rule (beta = {result['beta']:.2f})")
-    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label=f"N = d_k = {result['d']}")
+    ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label=f"delta rule (β = {result['beta']:.1f})")
+    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label=f"N = d_k")
     ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label=f"N = {result['n_pairs']}")
     ax_c.set_xlabel("number of stored pairs N")
     ax_c.set_ylabel("relative recall error")
     ax_c.set_ylim(0, max(1.5, 1.05 * float(np.nanmax(result["additive_curve"][: 2 * result["d"]]))) if
                   np.isfinite(result["additive_curve"]).all() else None)
-    ax_c.set_title(f"key correlation {result['key_corr']:.2f} (mean |k_i . k_j| = "
-                   f"{result['mean_abs_key_overlap']:.2f})", fontsize=9)
-    ax_c.legend(fontsize=7)
+    fig.suptitle(f"key correlation {result['key_corr']:.1f} (mean |k_i·k_j| = "
+                 f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}", x=0.01, ha="left")
+    ax_c.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
+                columnspacing=0.8, handlelength=1.6)
     vals = [result["additive_error"], result["delta_error"]]
     ax_b.bar(["additive", "delta rule"], vals, color=["0.6", "0.2"])
+    ax_b.set_ylim(0, max(1.0, 1.2 * max(vals)))       # a fixed scale: round-off (1e-16) stays a flat bar at 0
+    ax_b.ticklabel_format(axis="y", useOffset=False, style="plain")
     for i, val in enumerate(vals):
-        ax_b.text(i, val, f"{val:.2f}", ha="center", va="bottom", fontsize=8)
+        ax_b.text(i, val, f"{val:.2f}", ha="center", va="bottom")
     ax_b.set_ylabel("relative recall error")
-    ax_b.set_title(f"N = {result['n_pairs']} pairs", fontsize=9)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3)
+    ax_b.set_title(f"at N = {result['n_pairs']} pairs")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.72, wspace=0.3)
     return fig

@@ -18,11 +18,24 @@ import math
 
 import numpy as np
 
+from . import hint, styled
+
 from .. import costs
 from . import nb10_scaling
 
 CHUNKS = (8, 16, 32, 64, 128, 256, 512)
 DEFAULTS = dict(m=64, d_v=64, n=65536, mode="fwd")
+FIGSIZE = (10, 4.2)
+
+
+def controls():
+    import ipywidgets as w
+    wide = {"description_width": "initial"}
+    return {"m": hint(w.IntSlider(value=64, min=16, max=256, step=16, description="features m", style=wide),
+                      "m = d (elu + 1); n = 65,536 tokens, heads of the stored H200 run"),
+            "d_v": w.IntSlider(value=64, min=16, max=256, step=16, description="value width d_v", style=wide),
+            "mode": w.ToggleButtons(options=[("forward", "fwd"), ("forward + backward", "fwd+bwd")], value="fwd",
+                                    description="pass", style={"button_width": "150px"})}
 
 
 def traffic_bytes(n, d, m, d_v, C, elem=2):
@@ -68,10 +81,11 @@ def compute(m=64, d_v=64, n=65536, mode="fwd"):
             "heads": heads}
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.4))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_t, ax_i = fig.subplots(1, 2)
     Cs = result["Cs"]
@@ -81,23 +95,26 @@ def draw(result, fig=None):
         C_meas = sorted(result["measured"])
         ax_t.loglog(C_meas, [result["measured"][C] for C in C_meas], "D", color="tab:blue", mfc="none",
                     label="measured, torch.compile (H200)")
+    vals = np.concatenate([result["bytes_ms"], result["flops_ms"], list(result["measured"].values())])
+    ax_t.set_ylim(vals.min() / 2, vals.max() * 30)          # the top decade is the legend's
     ax_t.axvline(result["C_star"], color="0.5", lw=0.8, ls=":")
-    ax_t.text(result["C_star"], ax_t.get_ylim()[0], f" C* = {result['C_star']:.0f}", fontsize=7, va="bottom")
+    ax_t.text(result["C_star"], ax_t.get_ylim()[0], f" C* = {result['C_star']:.0f}", va="bottom")
     ax_t.set_xlabel("chunk size C")
     ax_t.set_ylabel("ms (floor)")
-    ax_t.set_title(f"{result['mode']}, n = {result['n']}, m = {result['m']}, d_v = {result['d_v']}, "
-                   f"{result['heads']} heads", fontsize=8)
-    ax_t.legend(fontsize=6)
+    fig.suptitle(f"{'forward' if result['mode'] == 'fwd' else 'forward + backward'}, n = {result['n']}, "
+                 f"m = {result['m']}, d_v = {result['d_v']}, {result['heads']} heads", x=0.01, ha="left")
+    ax_t.set_title("time floors (lower bounds)")
+    ax_t.legend(loc="upper left")
     ax_i.semilogx(Cs, result["intensity"], "k-o", ms=4, label="chunkwise form")
     ax_i.axhline(result["ridge"], color="tab:red", lw=0.8, ls="--", label="ridge point of the H200")
     ax_i.set_yscale("log")
     ax_i.set_xlabel("chunk size C")
     ax_i.set_ylabel("FLOP per byte")
-    ax_i.set_title("arithmetic intensity: far below the ridge = memory-bound", fontsize=8)
-    ax_i.legend(fontsize=6)
+    ax_i.set_title("FLOP/byte: below the ridge = memory-bound")
+    ax_i.legend()
     for ax in (ax_t, ax_i):
         ax.grid(True, lw=0.3, alpha=0.5)
     for ax in fig.axes:                      # minor log ticks cost most of a redraw
         ax.minorticks_off()
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
     return fig

@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from . import hint, styled
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # editable install
 DEFAULT_RESULTS = os.path.join(REPO_ROOT, "benchmarks", "results", "h200-2026-11-28.json")
 MAIN = ("sdpa", "fla_chunk", "chunked_compiled", "chunked64", "cumsum", "quadratic")
@@ -28,6 +30,24 @@ STYLE = {   # greyscale-safe: marker + line style carry the identity, colour is 
     "quadratic": ("tab:orange", "*", "-."), "recurrent": ("tab:brown", "h", ":"),
 }
 DEFAULTS = dict(mode="fwd+bwd", methods=MAIN, path=None)
+FIGSIZE = (10, 5.4)
+SHORT = {"sdpa": "softmax (SDPA)", "sdpa_noncausal": "softmax (SDPA), non-causal", "fla_chunk": "fla chunk (Triton)",
+         "chunked_compiled": "chunked C=64, compiled", "chunked_compiled_nfirst": "compiled, normalise first",
+         "chunked64": "chunked C=64, eager", "chunked128": "chunked C=128, eager",
+         "linear_noncausal": "linear, non-causal", "cumsum": "cumsum (fp32 state)",
+         "quadratic": "quadratic, masked", "recurrent": "recurrent loop"}
+
+
+def controls():
+    """Pass (forward / forward + backward) and the methods drawn, by their readable names."""
+    import ipywidgets as w
+    from . import hint
+    labels = load().get("methods", {})
+    return {"mode": w.ToggleButtons(options=[("forward", "fwd"), ("forward + backward", "fwd+bwd")],
+                                    value="fwd+bwd", description="pass", style={"button_width": "150px"}),
+            "methods": hint(w.SelectMultiple(options=[(labels.get(m, m), m) for m in labels], value=MAIN,
+                                             description="methods", rows=6, layout=w.Layout(width="520px")),
+                            "methods: Ctrl-click (Cmd-click on a Mac) adds or removes one; Shift-click a range")}
 
 
 def load(path=None):
@@ -78,7 +98,7 @@ def floors(record, mode, T):
 def compute(mode="fwd+bwd", methods=MAIN, path=None):
     record = load(path)
     labels = record.get("methods", {})
-    out = {"mode": mode, "time": {}, "memory": {}, "labels": {}, "oom": {}}
+    out = {"mode": mode, "time": {}, "memory": {}, "labels": {}, "oom": {}, "capped": {}}
     for m in methods:
         T, ms = series(record, m, mode, "ms")
         Tm, gib = series(record, m, mode, "peak_gib")
@@ -88,6 +108,8 @@ def compute(mode="fwd+bwd", methods=MAIN, path=None):
         out["labels"][m] = labels.get(m, m)
         out["oom"][m] = [r["T"] for r in record["results"]
                          if r["method"] == m and r["mode"] == mode and r["status"].startswith("OOM")]
+        out["capped"][m] = [r["T"] for r in record["results"]            # not run: the harness's max T
+                            if r["method"] == m and r["mode"] == mode and r["status"].startswith("skipped: beyond")]
     T_all = np.array(sorted({r["T"] for r in record["results"]}), dtype=float)
     out["T_grid"] = T_all
     out["floors"] = floors(record, mode, T_all) if record.get("ceilings") else None   # none measured on a CPU
@@ -97,49 +119,62 @@ def compute(mode="fwd+bwd", methods=MAIN, path=None):
     return out
 
 
+@styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
     if fig is None:
-        fig = plt.figure(figsize=(10, 3.8))
+        fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_t, ax_m = fig.subplots(1, 2)
     for m, (T, ms) in result["time"].items():
         c, mk, ls = STYLE.get(m, ("k", ".", "-"))
-        ax_t.loglog(T, ms, color=c, marker=mk, ls=ls, ms=4, lw=1.2, label=result["labels"][m])
+        ax_t.loglog(T, ms, color=c, marker=mk, ls=ls, ms=5, lw=1.4, label=SHORT.get(m, result["labels"][m]))
         Tm, gib = result["memory"][m]
-        ax_m.loglog(Tm, gib, color=c, marker=mk, ls=ls, ms=4, lw=1.2)
-        for T_oom in result["oom"][m]:
-            ax_m.annotate("OOM", (T_oom, ax_m.get_ylim()[1] if len(gib) == 0 else gib.max()), fontsize=6,
-                          color=c, ha="center", va="bottom")
+        ax_m.loglog(Tm, gib, color=c, marker=mk, ls=ls, ms=5, lw=1.4)
+        if len(Tm):                                   # where a method stops, and why
+            first_oom = min(result["oom"][m], default=None)
+            first_cap = min(result["capped"].get(m, []), default=None)
+            if first_oom is not None and (first_cap is None or first_oom < first_cap):
+                ax_m.annotate(f"OOM at {first_oom // 1024}k", (Tm[-1], gib[-1]), xytext=(-6, 4),
+                              textcoords="offset points", color=c, ha="right", va="bottom")
+            elif first_cap is not None and first_cap <= max(result["T_grid"]):
+                ax_m.annotate(f"not run ≥ {first_cap // 1024}k", (Tm[-1], gib[-1]), xytext=(8, -4),
+                              textcoords="offset points", color=c, ha="left", va="top")
     T, f = result["T_grid"], result["floors"]
     if f is not None:
-        ax_t.loglog(T, f["softmax_flops_ms"], color="tab:red", lw=0.8, ls=(0, (1, 3)), label="softmax FLOP floor")
-        ax_t.loglog(T, f["bytes_ms"], color="k", lw=0.8, ls=(0, (1, 3)), label="byte floor (inputs/outputs once)")
-        ax_m.loglog(T, f["inputs_gib"], color="k", lw=0.8, ls=(0, (1, 3)), label="inputs alone")
-        ax_m.legend(fontsize=6, loc="upper left")
+        ax_t.loglog(T, f["softmax_flops_ms"], color="tab:red", lw=1, ls=(0, (1, 3)), label="softmax FLOP floor")
+        ax_t.loglog(T, f["bytes_ms"], color="k", lw=1, ls=(0, (1, 3)), label="byte floor")
+        ax_m.loglog(T, f["inputs_gib"], color="k", lw=1, ls=(0, (1, 3)), label="inputs alone")
+        ax_m.legend(loc="lower right")
     if not any(len(v[0]) for v in result["memory"].values()):
         ax_m.text(0.5, 0.5, "no GPU memory counter on this device", ha="center", va="center",
-                  transform=ax_m.transAxes, fontsize=8)
+                  transform=ax_m.transAxes)
     if result["crossover"]:
         for ax in (ax_t, ax_m):
-            ax.axvline(result["crossover"], color="0.5", lw=0.8, ls="--")
-        ax_t.text(result["crossover"], ax_t.get_ylim()[1], f" crossover\n T={result['crossover']}", fontsize=7,
-                  va="top", ha="left")
-    ax_t.set_title(f"{result['mode']} time, {result['device']}", fontsize=9)
-    ax_m.set_title(f"{result['mode']} peak memory (inputs included)", fontsize=9)
-    ax_t.set_ylabel("ms per call (median)")
+            ax.axvline(result["crossover"], color="0.5", lw=1, ls="--")
+        ax_t.text(result["crossover"], ax_t.get_ylim()[0], f" crossover T = {result['crossover'] // 1024}k",
+                  va="bottom", ha="left")
+    pass_name = "forward" if result["mode"] == "fwd" else "forward + backward"
+    fig.suptitle(f"{pass_name}, {result['device']}, {result['setting']}", x=0.01, ha="left")
+    ax_t.set_title("time per call (median)")
+    ax_m.set_title("peak memory (inputs included)")
+    ax_t.set_ylabel("ms")
     ax_m.set_ylabel("GiB")
-    ticks = [t for t in T if t >= T[0]]
-    for ax in (ax_t, ax_m):
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([f"{int(t) // 1024}k" if t >= 1024 else str(int(t)) for t in ticks], fontsize=7)
-        ax.set_xlabel(f"sequence length T  ({result['setting']})", fontsize=8)
-        ax.grid(True, which="major", lw=0.3, alpha=0.5)
-    ax_t.legend(fontsize=6, loc="lower right")
+    ticks = [t for t in T if t >= T[0]][::2] if len(T) > 5 else list(T)
     for ax in fig.axes:                      # minor log ticks cost most of a redraw
         ax.minorticks_off()
         ax.set_xticks(ticks)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.9, wspace=0.25)
+        ax.set_xticklabels([f"{int(t) // 1024}k" if t >= 1024 else str(int(t)) for t in ticks])
+        ax.set_xlabel("sequence length T")
+        ax.grid(True, which="major", lw=0.3, alpha=0.5)
+    for ax in (ax_t, ax_m):                  # headroom for the labels at the top
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * 4)
+    handles, labels = ax_t.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, columnspacing=1.0,
+                   handlelength=2.2)        # below both plots: never over a curve
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.36, top=0.88, wspace=0.22)
     return fig
 
 

@@ -4,6 +4,9 @@ Every public function checks its arguments here, so that a wrong call fails at t
 user typed, with a message that names the argument and the expected shape, instead of deep inside a
 matmul. The helpers only read ``type(x)``, ``x.shape`` and ``x.dtype``.
 """
+import math
+import numbers
+import operator
 
 _BACKEND_NAMES = {"numpy": "NumPy arrays (use linattn_edu.numpy)", "torch": "torch tensors (use linattn_edu.torch)"}
 
@@ -58,6 +61,8 @@ def check_qkv(q, k, v, backend):
                          f"(got q: {_shape(q)}, k: {_shape(k)}, v: {_shape(v)})")
     if q.dtype != k.dtype or k.dtype != v.dtype:
         raise TypeError(f"q, k and v must share one dtype (got {q.dtype}, {k.dtype}, {v.dtype})")
+    if q.shape[-1] == 0:
+        raise ValueError(f"q and k must have d >= 1 features in their last dimension (got q: {_shape(q)}, k: {_shape(k)})")
 
 
 def check_causal_lengths(q, k):
@@ -66,24 +71,67 @@ def check_causal_lengths(q, k):
                          f"(got q: {_shape(q)}, k: {_shape(k)})")
 
 
+def _is_bool(value):
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
+
+
+def _as_int(value):
+    """operator.index(value) for Python and NumPy integers (any width, signed or not); None for
+    anything else (floats, strings, bools: True is not a chunk size)."""
+    if _is_bool(value):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def check_positive_int(name, value, allow_none=False):
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int) and not _is_integer_like(value):
+    as_int = _as_int(value)
+    if as_int is None:
         raise TypeError(f"{name} must be an integer >= 1 (got {value!r})")
-    if int(value) < 1:
+    if as_int < 1:
         raise ValueError(f"{name} must be >= 1 (got {name} = {value})")
 
 
-def _is_integer_like(value):
-    return type(value).__name__ in ("int64", "int32", "intc", "int_", "longlong")
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not _is_bool(value)
 
 
 def check_scale(scale):
     if scale is None:
         return
-    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 or scale == float("inf"):
+    if not _is_real(scale) or not 0 < scale < math.inf:
         raise ValueError(f"scale must be a positive finite number or None for 1/sqrt(d) (got scale = {scale!r})")
+
+
+def check_eps(eps):
+    """eps: a finite real number >= 0 (Python or NumPy scalar)."""
+    if not _is_real(eps):
+        raise TypeError(f"eps must be a finite number >= 0 (got eps = {eps!r}); use eps = 0.0 for the unbiased estimator")
+    if not 0 <= eps < math.inf:
+        raise ValueError(f"eps must be a finite number >= 0 (got eps = {eps!r}); use eps = 0.0 for the unbiased estimator")
+
+
+def check_causal(causal):
+    """causal: True or False (a string such as "no" is truthy and would silently mean True)."""
+    if not _is_bool(causal):
+        raise TypeError(f"causal must be True or False (got {causal!r})")
+
+
+SEED_LIMIT = 2 ** 63
+
+
+def check_seed(seed):
+    """seed: None (fresh entropy) or an integer in [0, 2**63); the same rule in both mirrors. Returns an int or None."""
+    if seed is None:
+        return None
+    as_int = _as_int(seed)
+    if as_int is None or not 0 <= as_int < SEED_LIMIT:
+        raise ValueError(f"seed must be None or an integer in [0, 2**63) (got seed = {seed!r})")
+    return as_int
 
 
 def check_phi(phi, registry):
@@ -108,6 +156,12 @@ def check_features(phi_q, phi_k, q, k, backend):
     if phi_q.shape[-1] != phi_k.shape[-1]:
         raise ValueError(f"phi(q) and phi(k) must have the same feature size m "
                          f"(got phi(q): {_shape(phi_q)}, phi(k): {_shape(phi_k)})")
+    for name, f, x in (("phi(q)", phi_q, q), ("phi(k)", phi_k, k)):
+        if not _is_floating(f, backend):
+            raise TypeError(f"phi must return floating-point features (got {name}.dtype = {f.dtype})")
+        if backend == "torch" and f.dtype != x.dtype:    # NumPy promotes by itself; torch's matmuls refuse mixed dtypes
+            raise TypeError(f"phi must return features in the dtype of its input (got {name}.dtype = {f.dtype} "
+                            f"for input dtype {x.dtype}); cast inside phi, e.g. lambda x: my_phi(x).to(x.dtype)")
 
 
 def check_state(state, batch_shape, m, d_v, backend):
@@ -132,6 +186,8 @@ def check_projection(name, w, d, backend):
     if w.ndim != 2 or w.shape[-1] != d:
         raise ValueError(f"{name} must have shape (m, d) with d = {d}, the last dimension of x "
                          f"(got {name}: {_shape(w)})")
+    if w.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row (m >= 1 random features) (got {name}: {_shape(w)})")
 
 
 def check_same_device(**tensors):

@@ -16,7 +16,7 @@ state = (S, z), S: (..., m, d_v), z: (..., m), and accept state= to continue a s
 import numpy as np
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_state
-from .reassociation import _features, _safe_divide
+from .reassociation import _features, _safe_divide, causal_matmul
 
 
 def _initial_state(state, phi_k, v):
@@ -59,7 +59,7 @@ def chunked_linear_attention(q, k, v, phi, chunk_size=64, state=None):
         sl = slice(start, min(start + chunk_size, n))
         fq, fk, vc = phi_q[..., sl, :], phi_k[..., sl, :], v[..., sl, :]     # (..., C, m), (..., C, m), (..., C, d_v)
         sim = np.tril(fq @ np.swapaxes(fk, -1, -2))                          # (..., C, C), diagonal included
-        num = fq @ S + sim @ vc                                              # inter-chunk + intra-chunk
+        num = fq @ S + causal_matmul(sim, vc)                                # inter-chunk + intra-chunk (tril(sim) @ vc)
         den = fq @ z[..., None] + sim.sum(axis=-1, keepdims=True)
         out[..., sl, :] = _safe_divide(num, den)
         S = S + np.swapaxes(fk, -1, -2) @ vc                                 # S_[c+1] = S_[c] + phi(K)^T V

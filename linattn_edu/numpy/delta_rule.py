@@ -31,6 +31,7 @@ C = 1 is the recurrence. The inter-chunk loop (S -> S_next) is inherent: the tra
 """
 import numpy as np
 
+from .reassociation import causal_matmul
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state
 
 
@@ -100,6 +101,6 @@ def _chunked(q, k, v, beta, C, S):
         W, U = wy_representation(kc, vc, beta[..., sl])
         pseudo = U - W @ S                                              # (..., c, d_v): U - W S
         scores = np.tril(qc @ np.swapaxes(kc, -1, -2))                  # (Q K^T ∘ M), (..., c, c)
-        out[..., sl, :] = qc @ S + scores @ pseudo
+        out[..., sl, :] = qc @ S + causal_matmul(scores, pseudo)       # scores @ pseudo, row i reading rows j <= i
         S = S + np.swapaxes(kc, -1, -2) @ pseudo                        # S + K^T (U - W S)
     return out, S

@@ -30,6 +30,7 @@ def taylor_features(x):
     (always >= 1/2, so it is a valid non-negative similarity).
     """
     check_array("x", x, "numpy")
-    outer = np.einsum("...i,...j->...ij", x, x).reshape(*x.shape[:-1], -1)   # (..., d*d)
+    d = x.shape[-1]
+    outer = np.einsum("...i,...j->...ij", x, x).reshape(*x.shape[:-1], d * d)   # (..., d*d); no -1: n may be 0
     ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
     return np.concatenate([ones, x, outer / np.sqrt(2.0)], axis=-1)

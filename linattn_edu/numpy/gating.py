@@ -23,11 +23,16 @@ Chunkwise (chunks of C tokens, b the cumulative log-decay *inside* the chunk, S 
     S_[c+1] = exp(b_C) S  +  sum_j exp(b_C - b_j) k_j v_j^T
 
 Every exponent above is <= 0, so nothing overflows and nothing is 0/0, however long the sequence
-(the naive form exp(B_i) / exp(B_j) underflows to 0/0 = NaN once B is below about -745:
-flash-linear-attention issues #77 and #122). Masked entries (i < j) are set to -inf *before* exp.
+(the naive form exp(B_i) / exp(B_j) underflows to 0/0 = NaN once B is below about -745 in float64).
+Real kernels have failed here: in flash-linear-attention issue #77 exp overflowed on a positive
+exponent coming from an exclusive cumulative decay, and issue #122 reported a NaN in fused_chunk_gla
+at 43,884 tokens, fixed by a later commit. Masked entries (i < j) are set to -inf *before* exp, and
+the masked scores are then selected away (np.where), never multiplied by 0, so a NaN or inf in a
+later key or value cannot reach an earlier output.
 """
 import numpy as np
 
+from .reassociation import causal_matmul
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_array, check_gate, check_matrix_state
 
 
@@ -106,15 +111,15 @@ def _chunked(q, k, v, log_decay, per_feature, C, state):
         if per_feature:                                                 # b: (..., c, d_k)
             diff = b[..., :, None, :] - b[..., None, :, :]              # (..., c, c, d_k), b_i - b_j
             diff = np.where(causal[..., None], diff, -np.inf)
-            scores = np.einsum("...ik,...jk,...ijk->...ij", qc, kc, np.exp(diff))
+            scores = np.where(causal, np.einsum("...ik,...jk,...ijk->...ij", qc, kc, np.exp(diff)), 0.0)
             inter = (qc * np.exp(b)) @ S                                # (..., c, d_k) @ (..., d_k, d_v)
             k_to_end = kc * np.exp(b[..., -1:, :] - b)                  # k_j ⊙ exp(b_C - b_j)
             S = np.exp(b[..., -1, :])[..., :, None] * S + np.swapaxes(k_to_end, -1, -2) @ vc
         else:                                                           # b: (..., c)
             diff = np.where(causal, b[..., :, None] - b[..., None, :], -np.inf)
-            scores = np.exp(diff) * (qc @ np.swapaxes(kc, -1, -2))      # (L ∘ Q K^T): (..., c, c)
+            scores = np.where(causal, np.exp(diff) * (qc @ np.swapaxes(kc, -1, -2)), 0.0)   # (L ∘ Q K^T): (..., c, c)
             inter = np.exp(b)[..., :, None] * (qc @ S)
             k_to_end = kc * np.exp(b[..., -1:] - b)[..., :, None]
             S = np.exp(b[..., -1])[..., None, None] * S + np.swapaxes(k_to_end, -1, -2) @ vc
-        out[..., sl, :] = inter + scores @ vc
+        out[..., sl, :] = inter + causal_matmul(scores, vc)             # scores @ vc, row i reading v_j, j <= i
     return out, S

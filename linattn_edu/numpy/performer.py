@@ -7,9 +7,13 @@ so that exp(q'.k') = exp(q.k / sqrt(d)), the softmax kernel with the usual 1/sqr
 Stabiliser: before exp, the largest exponent is subtracted, per row for queries (a factor c_i that
 multiplies numerator and denominator of row i alike) and once over all keys and features for keys
 (one factor c for the whole sequence). Both cancel exactly in D^-1 (...), so the estimator is unchanged
-while exp stays <= 1. In causal mode the key constant is taken over the whole sequence, a look-ahead
-that changes no value but means an early prefix can underflow if a much larger key comes later
-(notebook 05). eps > 0 adds eps to every feature after stabilisation and after the 1/sqrt(m) factor;
+while exp stays <= 1. In causal mode the key constant is taken over the whole sequence, a look-ahead:
+with eps = 0 it cancels, so a later key changes earlier outputs only by rounding (notebook 05 checks
+< 1e-12), and with eps > 0 it leaks (notebook 05 measures the leak). Because w.k - |k|^2/2 <= |w|^2/2,
+a later key can raise the constant to at most max_i |w_i|^2/2; an early prefix then underflows only if
+its exponents lie ~87 (float32) or ~708 (float64) below that, which notebook 05 does not show. The
+constant is the maximum over the finite exponents, so a NaN or inf in a later key leaves it (and the
+earlier outputs) alone. eps > 0 adds eps to every feature after stabilisation and after the 1/sqrt(m) factor;
 that biases the estimate toward uniform attention. The default eps = 0 keeps the estimator as in the
 paper. (performer-pytorch adds its eps before the 1/sqrt(m) factor and shifts keys by max(w.k) without
 the -|k|^2/2 term, so the same eps value there is not the same bias.)
@@ -26,10 +30,16 @@ exactly that; no stabiliser can fix it.
 """
 import numpy as np
 
-from .._checks import check_qkv, check_causal_lengths, check_projection
+from .._checks import check_qkv, check_causal_lengths, check_projection, check_eps, check_causal
 from .reassociation import linear_attention_from_features
 
 KINDS = ("positive", "hyperbolic", "trig")
+
+
+def _finite_max(x, axes):
+    """max of x over axes, ignoring NaN and inf (0 where there is nothing finite, e.g. n = 0)."""
+    top = np.where(np.isfinite(x), x, -np.inf).max(axis=axes, keepdims=True, initial=-np.inf)
+    return np.where(np.isfinite(top), top, 0.0)
 
 
 def _stabilised_features(x, w, kind, is_query, eps):
@@ -39,7 +49,7 @@ def _stabilised_features(x, w, kind, is_query, eps):
     wx = x @ w.T                                                          # (..., n, m)
     if kind == "trig":
         # phi = exp(|x|^2/2) [sin, cos] / sqrt(m); subtract max |x|^2/2 (row-wise for q, global for k)
-        shift = half_sq if is_query else half_sq.max(axis=(-2, -1), keepdims=True)
+        shift = half_sq if is_query else _finite_max(half_sq, (-2, -1))
         return np.exp(half_sq - shift) * np.concatenate([np.sin(wx), np.cos(wx)], axis=-1) / np.sqrt(m)
     if kind == "positive":
         expo = wx - half_sq
@@ -48,7 +58,7 @@ def _stabilised_features(x, w, kind, is_query, eps):
         expo = np.concatenate([wx, -wx], axis=-1) - half_sq
         scale = 1.0 / np.sqrt(2 * m)
     axes = (-1,) if is_query else (-2, -1)
-    expo = expo - expo.max(axis=axes, keepdims=True)                      # stabiliser, cancels exactly
+    expo = expo - _finite_max(expo, axes)                                 # stabiliser, cancels exactly
     return np.exp(expo) * scale + eps
 
 
@@ -63,8 +73,8 @@ def performer_attention(q, k, v, w, kind="positive", causal=False, eps=0.0):
     check_projection("w", w, d, "numpy")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS} (got kind = {kind!r})")
-    if not eps >= 0:
-        raise ValueError(f"eps must be >= 0 (got eps = {eps})")
+    check_eps(eps)
+    check_causal(causal)
     if causal:
         check_causal_lengths(q, k)
     c = d ** -0.25

@@ -10,7 +10,7 @@ Their exact mean squared errors are in ``linattn_edu.theory`` (Lemma 2).
 """
 import numpy as np
 
-from .._checks import check_array, check_positive_int, check_projection
+from .._checks import check_array, check_positive_int, check_projection, check_seed
 
 
 def gaussian_projection(m, d, orthogonal=False, seed=None):
@@ -24,7 +24,7 @@ def gaussian_projection(m, d, orthogonal=False, seed=None):
     """
     check_positive_int("m", m)
     check_positive_int("d", d)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))   # None or an integer in [0, 2**63), as in the torch mirror
     if not orthogonal:
         return rng.standard_normal((m, d))
     blocks = []

@@ -7,10 +7,14 @@
 
 A row whose similarities are all zero (possible with relu_features) has 0/0; both forms return 0
 for that row instead of NaN.
+
+Causal masks select, they never multiply: np.tril / np.where put exact zeros above the diagonal,
+and ``causal_matmul`` keeps a NaN or inf in v_j out of the rows i < j (0 * NaN is NaN), so a
+non-finite value at token t can only reach the outputs at t and later.
 """
 import numpy as np
 
-from .._checks import check_qkv, check_causal_lengths, check_phi, check_features
+from .._checks import check_qkv, check_causal_lengths, check_phi, check_features, check_causal
 from . import feature_maps
 
 FEATURE_MAPS = {"elu_plus_one": feature_maps.elu_plus_one, "relu_features": feature_maps.relu_features,
@@ -19,6 +23,7 @@ FEATURE_MAPS = {"elu_plus_one": feature_maps.elu_plus_one, "relu_features": feat
 
 def _features(q, k, v, phi, causal):
     check_qkv(q, k, v, "numpy")
+    check_causal(causal)
     if causal:
         check_causal_lengths(q, k)
     phi = check_phi(phi, FEATURE_MAPS)
@@ -34,6 +39,20 @@ def _safe_divide(num, den):
     return np.where(den == 0, 0.0, num / safe)
 
 
+def causal_matmul(A, V):
+    """A @ V for a lower-triangular A (A_ij = 0 for j > i) in which row i reads v_j for j <= i only.
+
+    A: (..., n, n), V: (..., n, d_v) -> (..., n, d_v). A plain matmul also multiplies the zeros above
+    the diagonal by v_j, and 0 * NaN = 0 * inf = NaN: one non-finite v_j would spoil every row. Here
+        A @ V  =  A @ V_finite  +  cumsum_i(V_nonfinite)
+    V_finite has the non-finite entries replaced by 0; V_nonfinite holds them (0 elsewhere), and its
+    running sum down the rows carries each one to rows i >= j only, where the row is then non-finite
+    as in the recurrence. For finite V the second term is exactly 0.
+    """
+    finite = np.isfinite(V)
+    return A @ np.where(finite, V, 0.0) + np.cumsum(np.where(finite, 0.0, V), axis=-2)
+
+
 def kernel_attention(q, k, v, phi, causal=False):
     """The quadratic form: out = D^-1 (phi(Q) phi(K)^T ⊙ M) V with D = diag((phi(Q) phi(K)^T ⊙ M) 1).
 
@@ -42,9 +61,10 @@ def kernel_attention(q, k, v, phi, causal=False):
     """
     phi_q, phi_k = _features(q, k, v, phi, causal)
     sim = phi_q @ np.swapaxes(phi_k, -1, -2)                  # (..., n_q, m) @ (..., m, n) -> (..., n_q, n)
-    if causal:
-        sim = np.tril(sim)
-    return _safe_divide(sim @ v, sim.sum(axis=-1, keepdims=True))
+    if not causal:
+        return _safe_divide(sim @ v, sim.sum(axis=-1, keepdims=True))
+    sim = np.tril(sim)                                        # selects: exact zeros above the diagonal
+    return _safe_divide(causal_matmul(sim, v), sim.sum(axis=-1, keepdims=True))
 
 
 def linear_attention(q, k, v, phi, causal=False):

@@ -6,7 +6,8 @@ import math
 
 import torch
 
-from .._checks import check_array, check_qkv, check_causal_lengths, check_scale, check_same_device
+from .._checks import check_array, check_qkv, check_causal_lengths, check_scale, check_same_device, check_causal
+from .reassociation import causal_matmul
 
 
 def attention_weights(q, k, causal=False, scale=None):
@@ -16,7 +17,10 @@ def attention_weights(q, k, causal=False, scale=None):
     if q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q and k must share the last dimension d (got q: {tuple(q.shape)}, k: {tuple(k.shape)})")
     check_same_device(q=q, k=k)
+    if q.shape[-1] == 0:
+        raise ValueError(f"q and k must have d >= 1 features in their last dimension (got q: {tuple(q.shape)}, k: {tuple(k.shape)})")
     check_scale(scale)
+    check_causal(causal)
     if causal:
         check_causal_lengths(q, k)
     if scale is None:
@@ -37,4 +41,5 @@ def softmax_attention(q, k, v, causal=False, scale=None):
     """
     check_qkv(q, k, v, "torch")
     check_same_device(q=q, k=k, v=v)
-    return attention_weights(q, k, causal=causal, scale=scale) @ v
+    a = attention_weights(q, k, causal=causal, scale=scale)             # (..., n_q, n)
+    return causal_matmul(a, v) if causal else a @ v                     # a later non-finite v_j stays out of row i < j

@@ -9,16 +9,23 @@ tokens of chunk c, for every chunk at once
 
     A_[c]   = tril(phi(Q_[c]) phi(K_[c])^T)                          (..., N, C, C)   intra-chunk scores
     H_[c]   = phi(K_[c])^T V_[c],   h_[c] = phi(K_[c])^T 1           (..., N, m, d_v), (..., N, m)
-    S_[c]   = S_0 + sum_{c' < c} H_[c'],   z_[c] = z_0 + sum_{c' < c} h_[c']   exclusive cumsum, float32
+    S_[c]   = S_0 + sum_{c' < c} H_[c'],   z_[c] = z_0 + sum_{c' < c} h_[c']   shifted cumsum, float32
     den_[c] = phi(Q_[c]) z_[c] + A_[c] 1                              (..., N, C)
-    out_[c] = (phi(Q_[c]) S_[c] + A_[c] V_[c]) / den_[c]              one baddbmm, one division
+    out_[c] = (phi(Q_[c]) S_[c] + A_[c] V_[c]) / den_[c]              two matmuls, one division
 
 Precision (what keeps bfloat16 right at 64k tokens): the sums over the sequence (the cumsums that
 make S_[c] and z_[c], and the row sums of A) run in float32 for 16-bit inputs (float64 stays
-float64). Each matmul accumulates in float32 inside and rounds its result once to the input dtype,
-as FlashAttention and flash-linear-attention do. What must never happen is a *running* sum stored
-in bfloat16 (the cumsum form in bfloat16 is 300% wrong at 16k tokens: notebook 10).
-The returned state (S, z) is in that accumulation dtype.
+float64). For bfloat16 (float32's range) each matmul accumulates in float32 inside and rounds its
+result once to bfloat16, as FlashAttention and flash-linear-attention do. float16 has a narrow
+range (largest value 65504): phi(Q) S grows with n and overflowed from token ~750 at d = 64 when its
+operands were float16, so float16 inputs are computed in float32 throughout and only the output is
+rounded. What must never happen is a *running* sum stored in 16 bits (the cumsum form in bfloat16
+is 300% wrong at 16k tokens: notebook 10). The returned state (S, z) is in the accumulation dtype.
+
+Causality holds exactly, non-finite values included: the mask inside a chunk selects (tril), A V
+is ``causal_matmul`` (a NaN or inf in v_j reaches rows i >= j only), and the exclusive prefix sum is
+a shifted cumsum, so nothing from token t reaches an output before t, not even a rounding error.
+chunk_size is clamped to n (a longer chunk would only be padding).
 
 Speed: ``compiled_chunked_linear_attention()`` returns a torch.compile'd version (same signature);
 inductor fuses the feature map, the mask, the casts, the cumsums and the division into a few
@@ -32,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_positive_int, check_state
-from .reassociation import _features, _safe_divide, accumulation_dtype
+from .reassociation import _features, _safe_divide, accumulation_dtype, causal_matmul
 
 
 def _initial_state(state, batch, m, d_v, dtype, device):
@@ -85,16 +92,19 @@ def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0, normalise_first=F
     phi_q, phi_k: (..., n, m), v: (..., n, d_v) in one dtype; S0: (..., m, d_v), z0: (..., m) in the
     accumulation dtype. Returns (out: (..., n, d_v) in v.dtype, (S, z) after the last token).
     normalise_first=True scales the rows of phi(Q) and A by 1/den before the matmuls: the same function,
-    kept as an ablation. On an H200 under torch.compile (T = 64k, bf16) it needed 36% more memory in
+    kept as an ablation (its A V also goes through causal_matmul). On an H200 under torch.compile (T = 64k, bf16) it needed 36% more memory in
     forward+backward and was no faster (benchmarks/results/h200-2026-11-28-command.md)."""
     dt, acc = v.dtype, S0.dtype
     n, m, d_v = phi_q.shape[-2], phi_q.shape[-1], v.shape[-1]
     batch = phi_q.shape[:-2]
-    C = chunk_size
+    if n == 0:                                                                # empty sequence: state unchanged
+        return v.new_zeros(*batch, 0, d_v), (S0, z0)
+    if dt == torch.float16:  # largest float16 is 65504: phi(Q) S and A V overflow long before the output does
+        phi_q, phi_k, v = phi_q.to(acc), phi_k.to(acc), v.to(acc)
+    mm = v.dtype                                                              # dtype of the matmuls' operands
+    C = min(chunk_size, n)                                                    # a chunk longer than n is only padding
     N = -(-n // C)                                                            # number of chunks
     pad = N * C - n
-    if N == 0:                                                                # empty sequence: state unchanged
-        return v.new_zeros(*batch, 0, d_v), (S0, z0)
     if pad:                                                                   # zero features: no contribution
         phi_q, phi_k, v = (F.pad(x, (0, 0, 0, pad)) for x in (phi_q, phi_k, v))
     BN = math.prod(batch) * N
@@ -102,22 +112,25 @@ def chunked_from_features(phi_q, phi_k, v, chunk_size, S0, z0, normalise_first=F
     fk = phi_k.reshape(BN, C, m)                                              # (B*N, C, m)
     vc = v.reshape(BN, C, d_v)                                                # (B*N, C, d_v)
 
-    # intra-chunk: causal scores inside each chunk (in place: no second (B*N, C, C) buffer)
+    # intra-chunk: causal scores inside each chunk; tril_ selects (in place: no second (B*N, C, C) buffer)
     A = torch.bmm(fq, fk.transpose(1, 2)).tril_()                            # (B*N, C, C)
 
-    # inter-chunk: per-chunk key sums, exclusive prefix sums over chunks in the accumulation dtype
+    # inter-chunk: per-chunk key sums, exclusive prefix sums over chunks in the accumulation dtype.
+    # Shifted (S_[c] = S_0 + cumsum(H)[c - 1]), not cumsum(H) - H: the latter adds chunk c's own H and
+    # subtracts it again, so a large (or NaN) later token would round (or poison) the state before it.
     H = torch.bmm(fk.transpose(1, 2), vc).reshape(*batch, N, m, d_v).to(acc)  # (..., N, m, d_v)
     h = fk.sum(-2, dtype=acc).reshape(*batch, N, m)                           # (..., N, m)
-    S = torch.cumsum(H, dim=-3) - H + S0[..., None, :, :]                     # (..., N, m, d_v) S_[c], exclusive
-    z = torch.cumsum(h, dim=-2) - h + z0[..., None, :]                        # (..., N, m)      z_[c]
+    S = F.pad(torch.cumsum(H[..., :-1, :, :], dim=-3), (0, 0, 0, 0, 1, 0)) + S0[..., None, :, :]   # (..., N, m, d_v) S_[c]
+    z = F.pad(torch.cumsum(h[..., :-1, :], dim=-2), (0, 0, 1, 0)) + z0[..., None, :]                # (..., N, m)      z_[c]
 
     den = A.sum(-1, dtype=acc) + (fq.to(acc) * z.reshape(BN, 1, m)).sum(-1)   # (B*N, C): phi(Q) z + A 1
     if normalise_first:     # out = (phi(Q) / den) S + (A / den) V: no division pass, a costlier backward
         inv = _safe_divide(torch.ones_like(den), den)[..., None]              # (B*N, C, 1), 0 where den = 0
-        out = torch.baddbmm(torch.bmm((A * inv).to(dt), vc), (fq * inv).to(dt), S.to(dt).reshape(BN, m, d_v))
-    else:                   # out = (phi(Q) S + A V) / den: one baddbmm, then one division
-        num = torch.baddbmm(torch.bmm(A, vc), fq, S.to(dt).reshape(BN, m, d_v))   # (B*N, C, d_v)
-        out = _safe_divide(num.to(acc), den[..., None]).to(dt)
+        out = causal_matmul((A * inv).to(mm), vc) + torch.bmm((fq * inv).to(mm), S.to(mm).reshape(BN, m, d_v))
+        out = out.to(dt)
+    else:                   # out = (phi(Q) S + A V) / den: A V by causal_matmul (a NaN in a later v stays out)
+        num = causal_matmul(A, vc).to(acc) + torch.bmm(fq, S.to(mm).reshape(BN, m, d_v)).to(acc)   # (B*N, C, d_v)
+        out = _safe_divide(num, den[..., None]).to(dt)
     out = out.reshape(*batch, N * C, d_v)[..., :n, :]                         # (..., n, d_v)
     return out, (S0 + H.sum(-3), z0 + h.sum(-2))                              # state after the last token
 

@@ -12,14 +12,17 @@ then a loop over the N chunks, which is inherent (the pseudo-values depend on th
 
     P = U_[c] - W_[c] S;   O_[c] = Q_[c] S + A_[c] P;   S <- S + K_[c]^T P
 
-Padding to a multiple of C uses k = v = q = 0 and beta = 0 (an identity transition). Everything runs in
+Padding to a multiple of C uses k = v = q = 0 and beta = 0 (an identity transition); chunk_size is
+clamped to n. The masks select (tril) and A P goes through causal_matmul, so a NaN or inf at token t
+reaches outputs t, t+1, ... only (the triangular solve is a forward substitution: row r of W, U
+reads rows <= r). Everything runs in
 float32 for 16-bit inputs (float64 stays float64); out is cast back to the input dtype.
 """
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state, check_same_device
-from .reassociation import accumulation_dtype
+from .reassociation import accumulation_dtype, causal_matmul
 
 
 def _validate(q, k, v, beta, chunk_size, state):
@@ -66,6 +69,9 @@ def _recurrent(q, k, v, beta, S):
 
 def _chunked(q, k, v, beta, C, S):
     n, d_k, d_v = k.shape[-2], k.shape[-1], v.shape[-1]
+    if n == 0:                                                             # empty sequence: state unchanged
+        return v.clone(), S
+    C = min(C, n)                                                          # a longer chunk would only be padding
     N = -(-n // C)
     pad = N * C - n
     if pad:
@@ -85,7 +91,7 @@ def _chunked(q, k, v, beta, C, S):
     outs = []
     for c in range(N):
         P = U[..., c, :, :] - W[..., c, :, :] @ S                          # pseudo-values U - W S: (..., C, d_v)
-        outs.append(qc[..., c, :, :] @ S + A[..., c, :, :] @ P)            # (..., C, d_v)
+        outs.append(qc[..., c, :, :] @ S + causal_matmul(A[..., c, :, :], P))   # (..., C, d_v); A P, causally
         S = S + kc[..., c, :, :].transpose(-1, -2) @ P                     # S + K^T (U - W S)
     out = torch.cat(outs, dim=-2)[..., :n, :]                              # (..., n, d_v)
     return out, S

@@ -25,6 +25,7 @@ def relu_features(x):
 def taylor_features(x):
     """phi(x) = [1, x, vec(x x^T)/sqrt(2)], so phi(q).phi(k) = 1 + q.k + (q.k)^2/2 exactly.  (..., d) -> (..., 1+d+d^2)."""
     check_array("x", x, "torch")
-    outer = (x[..., :, None] * x[..., None, :]).reshape(*x.shape[:-1], -1)   # (..., d*d)
+    d = x.shape[-1]
+    outer = (x[..., :, None] * x[..., None, :]).reshape(*x.shape[:-1], d * d)   # (..., d*d); no -1: n may be 0
     ones = torch.ones(*x.shape[:-1], 1, dtype=x.dtype, device=x.device)
     return torch.cat([ones, x, outer / math.sqrt(2.0)], dim=-1)

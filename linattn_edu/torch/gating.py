@@ -15,12 +15,15 @@ Mamba-2's ssd_minimal): an (N+1, N+1) mask over chunks, so the inter-chunk recur
 segsum(x)_ij = sum_{j < t <= i} x_t for i >= j and -inf otherwise, computed by a masked cumsum so
 that each entry only ever adds the terms it needs (no exp(B_i) / exp(B_j): no underflow, no NaN).
 Decays, sums and the state are computed in float32 for 16-bit inputs; out is cast back to the input dtype.
+Masks select (where / masked_fill), never multiply by 0, and both lower-triangular products (the
+scores with V, the chunk mask with the chunk states) go through ``causal_matmul``: a NaN or inf at
+token t reaches outputs t, t+1, ... only. chunk_size is clamped to n.
 """
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_array, check_gate, check_matrix_state, check_same_device
-from .reassociation import accumulation_dtype
+from .reassociation import accumulation_dtype, causal_matmul
 
 
 def _check_log_decay(log_decay):
@@ -92,6 +95,9 @@ def _recurrent(q, k, v, log_decay, per_feature, S):
 
 def _chunked(q, k, v, log_decay, per_feature, C, S0):
     n, d_k, d_v = k.shape[-2], k.shape[-1], v.shape[-1]
+    if n == 0:                                                             # empty sequence: state unchanged
+        return v.clone(), S0
+    C = min(C, n)                                                          # a longer chunk would only be padding
     N = -(-n // C)                                                         # number of chunks
     pad = N * C - n                                                        # padding: k = v = 0, a = 1
     if pad:
@@ -109,13 +115,16 @@ def _chunked(q, k, v, log_decay, per_feature, C, S0):
     to_end = torch.exp(b_end - b)                                          # exp(b_end - b_j) <= 1
     from_start = torch.exp(b)                                              # exp(b_i) <= 1
     L = torch.exp(segsum(g))                                               # (..., N, C, C) or (..., N, d_k, C, C)
+    causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+    zero = torch.zeros((), dtype=q.dtype, device=q.device)
     if per_feature:
         scores = torch.einsum("...ik,...jk,...kij->...ij", qc, kc, L)      # (..., N, C, C)
+        scores = torch.where(causal, scores, zero)                         # select: j > i is 0 even if k_j is NaN
         inter_q = qc * from_start.transpose(-1, -2)                        # (..., N, C, d_k): q_i ⊙ exp(b_i)
         D = (kc * to_end.transpose(-1, -2)).transpose(-1, -2) @ vc         # (..., N, d_k, d_v)
         chunk_log = b_end[..., 0].transpose(-1, -2)                        # (..., d_k, N)
     else:
-        scores = L * (qc @ kc.transpose(-1, -2))                           # (L ∘ Q K^T): (..., N, C, C)
+        scores = torch.where(causal, L * (qc @ kc.transpose(-1, -2)), zero)   # (L ∘ Q K^T): (..., N, C, C)
         inter_q = qc * from_start[..., None]
         D = (kc * to_end[..., None]).transpose(-1, -2) @ vc                # (..., N, d_k, d_v)
         chunk_log = b_end[..., 0]                                          # (..., N)
@@ -123,11 +132,11 @@ def _chunked(q, k, v, log_decay, per_feature, C, S0):
     chunk_log = F.pad(chunk_log, (1, 0))                                   # (..., [d_k,] N + 1)
     Lc = torch.exp(segsum(chunk_log))                                      # (..., [d_k,] N + 1, N + 1)
     D_all = torch.cat([S0[..., None, :, :], D], dim=-3)                    # (..., N + 1, d_k, d_v)
-    if per_feature:
-        S_after = torch.einsum("...kcx,...xkv->...ckv", Lc, D_all)         # (..., N + 1, d_k, d_v)
-    else:
-        S_after = torch.einsum("...cx,...xkv->...ckv", Lc, D_all)
+    if per_feature:     # per key feature: (..., d_k, N + 1, N + 1) @ (..., d_k, N + 1, d_v)
+        S_after = causal_matmul(Lc, D_all.transpose(-3, -2)).transpose(-3, -2)          # (..., N + 1, d_k, d_v)
+    else:               # (..., N + 1, N + 1) @ (..., N + 1, d_k * d_v)
+        S_after = causal_matmul(Lc, D_all.flatten(-2)).unflatten(-1, (d_k, d_v))
     S_before = S_after[..., :-1, :, :]                                     # state entering chunk c: (..., N, d_k, d_v)
-    out = inter_q @ S_before + scores @ vc                                 # (..., N, C, d_v)
+    out = inter_q @ S_before + causal_matmul(scores, vc)                   # (..., N, C, d_v)
     out = out.reshape(*out.shape[:-3], N * C, d_v)[..., :n, :]
     return out, S_after[..., -1, :, :]

@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from .._checks import check_array, check_positive_int, check_projection, check_same_device
+from .._checks import check_array, check_positive_int, check_projection, check_same_device, check_seed
 
 
 def gaussian_projection(m, d, orthogonal=False, seed=None, dtype=torch.float64, device=None):
@@ -19,9 +19,10 @@ def gaussian_projection(m, d, orthogonal=False, seed=None, dtype=torch.float64, 
     row norms resampled from chi(d) so each row stays marginally Gaussian; m > d stacks ceil(m/d) blocks."""
     check_positive_int("m", m)
     check_positive_int("d", d)
+    seed = check_seed(seed)                          # None or an integer in [0, 2**63), as in the NumPy mirror
     gen = torch.Generator()
     if seed is not None:
-        gen.manual_seed(int(seed))
+        gen.manual_seed(seed)
     else:
         gen.seed()
     if not orthogonal:

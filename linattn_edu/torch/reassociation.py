@@ -3,10 +3,11 @@
     out_i = sum_j sim_ij v_j / sum_j sim_ij,     sim_ij = phi(q_i) . phi(k_j)   (j <= i when causal)
 
 Rows with no similarity mass (0/0, possible with relu_features) return 0, not NaN.
+Causal masks select (tril, where), and ``causal_matmul`` keeps a non-finite v_j out of rows i < j.
 """
 import torch
 
-from .._checks import check_qkv, check_causal_lengths, check_phi, check_features, check_same_device
+from .._checks import check_qkv, check_causal_lengths, check_phi, check_features, check_same_device, check_causal
 from . import feature_maps
 
 FEATURE_MAPS = {"elu_plus_one": feature_maps.elu_plus_one, "relu_features": feature_maps.relu_features,
@@ -21,6 +22,7 @@ def accumulation_dtype(dtype):
 def _features(q, k, v, phi, causal):
     check_qkv(q, k, v, "torch")
     check_same_device(q=q, k=k, v=v)
+    check_causal(causal)
     if causal:
         check_causal_lengths(q, k)
     phi = check_phi(phi, FEATURE_MAPS)
@@ -35,13 +37,26 @@ def _safe_divide(num, den):
     return torch.where(zero, torch.zeros_like(num), num / torch.where(zero, torch.ones_like(den), den))
 
 
+def causal_matmul(A, V):
+    """A @ V for a lower-triangular A (A_ij = 0 for j > i), row i reading v_j for j <= i only.
+
+    A: (..., n, n), V: (..., n, d_v). A @ V = A @ V_finite + cumsum_i(V_nonfinite): the finite entries
+    go through the matmul, the non-finite ones (NaN, inf) down a running sum, so they reach rows
+    i >= j only (a plain matmul computes 0 * NaN = NaN in every row). Exactly A @ V for finite V.
+    """
+    finite = torch.isfinite(V)
+    zero = torch.zeros((), dtype=V.dtype, device=V.device)
+    return A @ torch.where(finite, V, zero) + torch.cumsum(torch.where(finite, zero, V), dim=-2)
+
+
 def kernel_attention(q, k, v, phi, causal=False):
     """The quadratic form D^-1 (phi(Q) phi(K)^T ⊙ M) V.  q: (..., n_q, d), k: (..., n, d), v: (..., n, d_v)."""
     phi_q, phi_k = _features(q, k, v, phi, causal)
     sim = phi_q @ phi_k.transpose(-1, -2)                     # (..., n_q, n)
-    if causal:
-        sim = sim.tril()
-    return _safe_divide(sim @ v, sim.sum(-1, keepdim=True))
+    if not causal:
+        return _safe_divide(sim @ v, sim.sum(-1, keepdim=True))
+    sim = sim.tril()                                          # selects: exact zeros above the diagonal
+    return _safe_divide(causal_matmul(sim, v), sim.sum(-1, keepdim=True))
 
 
 def linear_attention(q, k, v, phi, causal=False):

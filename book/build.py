@@ -186,6 +186,18 @@ def _walk(model_id, models, controls, outputs, where):
         _walk(child.removeprefix("IPY_MODEL_"), models, controls, outputs, where)
     if model["model_name"] == "OutputModel":
         outputs.extend(state.get("outputs", []))
+    elif model["model_name"] == "ImageModel":                # a panel's picture (panels.show)
+        import base64
+        data = next((b["data"] for b in model.get("buffers", []) if b.get("path") == ["value"]), None)
+        if data is None:
+            raise BookError(f"{where}: the panel's image (model {model_id}) has no stored bytes")
+        fmt = state.get("format", "png")
+        if isinstance(data, (bytes, bytearray)):
+            data = base64.b64encode(data).decode()
+        outputs.append({"output_type": "display_data", "metadata": {},
+                        "data": {f"image/{fmt}": data, "text/plain": "<panel figure>"}})
+    elif model["model_name"] in ("HTMLModel", "HTMLMathModel", "LabelModel"):
+        pass                                                  # hints and labels: not a control value
     elif ("value" in state or "index" in state) and state.get("description") is not None:
         controls.append((state["description"].rstrip(": ") or "value", _control_value(state)))
 
@@ -193,8 +205,8 @@ def _walk(model_id, models, controls, outputs, where):
 def snapshot_widgets(nb, where="notebook"):
     """Replace each widget view in nb's outputs by its static state; returns the number replaced.
 
-    A panel (linattn_edu.panels.show) is a VBox of controls and an Output widget holding the figure
-    that was drawn at the controls' initial values. The replacement is a note listing those values,
+    A panel (linattn_edu.panels.show) is a VBox of controls, an Image widget holding the figure that
+    was drawn at the controls' initial values, and an Output widget for errors. The replacement is a note listing those values,
     followed by the Output widget's own outputs (the figure). A panel that displayed an error fails
     the build. nb.metadata.widgets is removed, so no page asks for a widget manager.
     """
@@ -232,13 +244,61 @@ def snapshot_widgets(nb, where="notebook"):
 
 
 # ---------------------------------------------------------------- HTML
+DETAILS = re.compile(r"<details>\s*<summary>(.*?)</summary>(.*?)</details>", flags=re.S)
+NEXT_PLAIN = re.compile(r"^(Next:\s*)\*\*(\d\d)\b([^*]*)\*\*", flags=re.M)
+TEX = [(r"\varphi", "φ"), (r"\phi", "φ"), (r"^\top", "ᵀ"), (r"\top", "ᵀ"), (r"\cdot", "·"), (r"\odot", "⊙"),
+       (r"\sqrt", "√"), (r"\,", " "), (r"\;", " "), (r"\ ", " ")]
+
+
+def plain_title(text):
+    """A heading's text without LaTeX, for <title> and the prev/next bar: $(\\phi(Q)\\phi(K)^\\top)V$ -> (φ(Q)φ(K)ᵀ)V."""
+    def inline(m):
+        tex = m.group(1)
+        for a, b in TEX:
+            tex = tex.replace(a, b)
+        tex = re.sub(r"\\([A-Za-z]+)", r"\1", tex)
+        return tex.replace("{", "").replace("}", "")
+    return re.sub(r"\$([^$]+)\$", inline, text).replace("**", "").strip()
+
+
+def fold_markdown(nb, render, names):
+    """<details><summary>S</summary> Markdown </details> in a Markdown cell -> the same fold with its body
+    rendered to HTML first. Left to the page's Markdown renderer, the blank line after <summary> ends
+    the HTML block: the fold renders empty with its content open below it. Also turns a plain
+    "Next: **NN title**" line into a link to notebook NN (names: prefix -> notebook file name).
+    Returns the number of folds."""
+    folds = 0
+
+    def fold(m):
+        nonlocal folds
+        folds += 1
+        inner = render(m.group(2).strip())
+        inner = "\n".join(line for line in inner.splitlines() if line.strip())   # one HTML block: no blank line
+        return f'<details class="course-fold"><summary>{m.group(1)}</summary>\n{inner}\n</details>'
+
+    def link(m):
+        name = names.get(m.group(2))
+        return m.group(0) if name is None else f"{m.group(1)}[**{m.group(2)}{m.group(3)}**]({name})"
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = NEXT_PLAIN.sub(link, DETAILS.sub(fold, cell.source))
+    return folds
+
+
 def _title(nb, fallback):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             m = re.search(r"^#\s+(.+?)\s*$", cell.source, flags=re.M)
             if m:
-                return m.group(1)
+                return plain_title(m.group(1))
     return fallback
+
+
+def markdown_html(text):
+    """Markdown -> HTML as nbconvert renders a Markdown cell (math left for MathJax)."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    return markdown2html_mistune(text)
 
 
 def _exporter(mathjax_url):
@@ -298,6 +358,8 @@ def build(out=ROOT / "_build" / "html", jobs=2, use_cache=True, toc_path=BOOK / 
     for i, p in enumerate(order):
         nb = executed[p]
         panels = snapshot_widgets(nb, where=p.name)
+        folds = fold_markdown(nb, markdown_html, {q.name[:2]: q.name for q in order})
+        solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
         nb.metadata["title"] = titles[p]
         prev = (pages[order[i - 1].name], titles[order[i - 1]]) if i > 0 else None
         nxt = (pages[order[i + 1].name], titles[order[i + 1]]) if i + 1 < len(order) else None
@@ -307,7 +369,8 @@ def build(out=ROOT / "_build" / "html", jobs=2, use_cache=True, toc_path=BOOK / 
         (out / pages[p.name]).write_text(body)
         lecture = next(t for t, paths in lectures if p in paths)
         manifest.append({"notebook": p.name, "page": pages[p.name], "title": titles[p], "lecture": lecture,
-                         "panels": panels, "images": body.count('src="data:image/')})
+                         "panels": panels, "images": body.count('src="data:image/'), "folds": folds,
+                         "solution_cells": solutions})
 
     # landing page: book/index.md with the table of contents where it says {{ toc }}
     toc_md = []

@@ -93,7 +93,11 @@ def tiny_site(book, tmp_path_factory):
     nbs = base / "notebooks"
     nbs.mkdir()
     first = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# First page\nThe cost is $O(n^2 d)$; see [the next one](02_second.ipynb)."),
+        nbformat.v4.new_markdown_cell("# First page: $\\phi(Q)^\\top$\nThe cost is $O(n^2 d)$; see [the next one](02_second.ipynb)."),
+        nbformat.v4.new_markdown_cell("Exercise.\n\n<details><summary>Solutions (click)</summary>\n\n1. **forty**"
+                                      " two, $x^2$\n</details>\n\nNext: **02 — Second page**, after this."),
+        nbformat.v4.new_code_cell("answer = 'worked solution'\nprint(answer)",
+                                  metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}}),
         nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]);"),
         nbformat.v4.new_code_cell(PANEL_CELL)])
     second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Second page\n$$\\sum_i x_i$$"),
@@ -125,8 +129,24 @@ def test_tiny_book_panel_becomes_its_static_figure(tiny_site):
     page = (out / "01_first.html").read_text()
     assert manifest[0]["panels"] == 1
     assert "application/vnd.jupyter.widget" not in page, "a widget view was left for a widget manager"
-    assert "Interactive panel, shown here as drawn at its initial settings (n = 256)" in page
+    assert "Interactive panel, shown here as drawn at its initial settings (n = 256, " in page
     assert page.count('src="data:image/png') == 2, "the plot and the panel's figure must both be embedded"
+
+
+def test_tiny_book_folds_solutions_and_links_next(tiny_site):
+    out, manifest, _ = tiny_site
+    page = (out / "01_first.html").read_text()
+    # the Markdown fold holds its list (it used to render empty, the list open below it)
+    fold = re.search(r'<details class="course-fold"><summary>Solutions \(click\)</summary>(.*?)</details>', page, re.S)
+    assert fold and "<strong>forty</strong>" in fold.group(1) and "$x^2$" in fold.group(1), page[:3000]
+    # a solution-tagged cell sits, input and output, inside a closed "Solution" fold
+    sol = re.search(r'<details class="course-solution"><summary>Solution</summary>(.*?)</details>', page, re.S)
+    assert sol and "worked solution" in sol.group(1) and "<details open" not in page
+    assert page.count("worked solution") == sol.group(1).count("worked solution")   # nowhere else
+    assert manifest[0]["solution_cells"] == 1 and manifest[0]["folds"] == 1
+    assert 'href="02_second.html"><strong>02' in page                   # "Next: **02 ...**" is a link
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "φ(Q)ᵀ" in title and "\\" not in title and "$" not in title, title
 
 
 def test_tiny_book_is_offline_with_local_mathjax_and_fixed_links(tiny_site):

@@ -71,14 +71,16 @@ def mqar_batch(batch_size, seq_len, num_kv_pairs, vocab_size=64, alpha=0.1, rng=
     inputs[:, 0:2 * D:2] = keys
     inputs[:, 1:2 * D:2] = values
     slots = (seq_len - 2 * D) // 2                                                    # query slots, every other token
-    p = np.arange(1, slots + 1, dtype=float) ** (alpha - 1)
-    p /= p.sum()
-    for b in range(batch_size):
-        gaps = rng.choice(slots, size=D, replace=False, p=p)                          # where the D queries go
-        order = rng.permutation(D)                                                    # which key is asked where
-        pos = 2 * D + 2 * gaps
-        inputs[b, pos] = keys[b, order]
-        targets[b, pos] = values[b, order]
+    log_p = (alpha - 1) * np.log(np.arange(1, slots + 1, dtype=float))            # p(g) ∝ g^(alpha - 1)
+    # D gaps without replacement with p(g): the D largest of log p(g) + Gumbel noise (Gumbel top-k, which
+    # draws the same distribution as sequential sampling without replacement), every sequence at once
+    gumbel = -np.log(-np.log(rng.random((batch_size, slots))))
+    gaps = np.argsort(-(log_p + gumbel), axis=1)[:, :D]                             # (B, D) where the queries go
+    order = np.argsort(rng.random((batch_size, D)), axis=1)                         # which key is asked where
+    rows = np.arange(batch_size)[:, None]
+    pos = 2 * D + 2 * gaps
+    inputs[rows, pos] = np.take_along_axis(keys, order, axis=1)
+    targets[rows, pos] = np.take_along_axis(values, order, axis=1)
     return torch.from_numpy(inputs), torch.from_numpy(targets)
 
 
@@ -96,15 +98,21 @@ def _performer_features(x, w):
 class Mixer(nn.Module):
     """One sequence-mixing layer: q, k, v projections, a mixer from linattn_edu.torch, output projection."""
 
-    def __init__(self, kind, d_model, n_heads, chunk_size=16):
+    def __init__(self, kind, d_model, n_heads, chunk_size=16, d_head=None):
         super().__init__()
         if kind not in MIXERS:
             raise ValueError(f"kind must be one of {MIXERS} (got {kind!r})")
-        if d_model % n_heads:
-            raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
-        self.kind, self.h, self.d_h, self.chunk_size = kind, n_heads, d_model // n_heads, chunk_size
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.out = nn.Linear(d_model, d_model)
+        if d_head is None:
+            if d_model % n_heads:
+                raise ValueError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+            d_head = d_model // n_heads
+        if int(d_head) < 1:
+            raise ValueError(f"d_head must be >= 1 (got {d_head})")
+        # d_head = d_k = d_v per head, independent of d_model: the state size can change while the rest
+        # of the model (embedding, MLP, head) stays the same
+        self.kind, self.h, self.d_h, self.chunk_size = kind, n_heads, int(d_head), chunk_size
+        self.qkv = nn.Linear(d_model, 3 * self.h * self.d_h)
+        self.out = nn.Linear(self.h * self.d_h, d_model)
         if kind in ("decay", "delta"):
             self.gate = nn.Linear(d_model, n_heads)                    # a_t or beta_t, one per head and token
             if kind == "decay":                                        # start remembering: a = sigmoid(4) = 0.98
@@ -143,11 +151,11 @@ class Mixer(nn.Module):
 class MQARModel(nn.Module):
     """embedding -> short causal conv -> n_layers x [x + mixer(norm(x)); x + mlp(norm(x))] -> norm -> head."""
 
-    def __init__(self, kind, vocab_size=64, d_model=32, n_heads=2, n_layers=1, chunk_size=16):
+    def __init__(self, kind, vocab_size=64, d_model=32, n_heads=2, n_layers=1, chunk_size=16, d_head=None):
         super().__init__()
         self.emb = nn.Embedding(vocab_size, d_model)
         self.conv = nn.Conv1d(d_model, d_model, kernel_size=3, groups=d_model, padding=2)
-        self.mixers = nn.ModuleList(Mixer(kind, d_model, n_heads, chunk_size) for _ in range(n_layers))
+        self.mixers = nn.ModuleList(Mixer(kind, d_model, n_heads, chunk_size, d_head) for _ in range(n_layers))
         self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(),
                                                 nn.Linear(2 * d_model, d_model)) for _ in range(n_layers))
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(2 * n_layers + 1))
@@ -172,12 +180,12 @@ def accuracy(model, inputs, targets):
 
 
 def train_mqar(kind, num_kv_pairs, seq_len=64, d_model=32, n_heads=2, n_layers=1, steps=200, batch_size=64,
-               lr=1e-2, vocab_size=64, seed=0, eval_size=256):
+               lr=1e-2, vocab_size=64, seed=0, eval_size=256, d_head=None):
     """Train one model on fresh MQAR batches; return dict(kind, num_kv_pairs, d_model, state_size, accuracy, seconds)."""
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = MQARModel(kind, vocab_size, d_model, n_heads, n_layers)
+    model = MQARModel(kind, vocab_size, d_model, n_heads, n_layers, d_head=d_head)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     for _ in range(steps):
@@ -188,29 +196,30 @@ def train_mqar(kind, num_kv_pairs, seq_len=64, d_model=32, n_heads=2, n_layers=1
         opt.step()
         sched.step()
     test = mqar_batch(eval_size, seq_len, num_kv_pairs, vocab_size, rng=np.random.default_rng(10_000 + seed))
-    return dict(kind=kind, num_kv_pairs=int(num_kv_pairs), d_model=d_model, n_heads=n_heads, seq_len=seq_len, seed=seed,
+    return dict(kind=kind, num_kv_pairs=int(num_kv_pairs), d_model=d_model, n_heads=n_heads, d_head=model.mixers[0].d_h, seq_len=seq_len, seed=seed,
                 state_size=model.mixers[0].state_size(seq_len), steps=steps, final_loss=float(loss.detach()),
                 accuracy=accuracy(model, *test), seconds=time.perf_counter() - t0)
 
 
-def run_mqar(mixers=MIXERS, num_kv_pairs_list=(4, 8, 16), d_model=32, steps=200, seed=0, seq_len=64,
-             n_heads=2, n_layers=1, batch_size=64, lr=1e-2, vocab_size=64, threads=1, progress=None):
-    """Train every (mixer, D, d_model) combination; return a list of result dicts (one row each).
+def run_capacity(mixers, d_heads, seeds, num_kv_pairs=8, threads=1, progress=None, **train_kwargs):
+    """Train one model per (mixer, d_head, seed), all with the same budget; return the rows (dicts).
 
-    d_model may be an int or a list (a state-size sweep). progress: None, or a callable(row) called
-    after each run (e.g. print), so the caller decides how to report. torch threads are set to
-    `threads` for the run and restored after.
+    d_head sets the state (n_heads x d_head x d_head floats for the fixed-state mixers) while the rest of the
+    model stays the same. seeds: a list of ints (each seeds the weights and the data of one model).
+    progress: None or a callable(row), called after each model. torch threads are set to `threads` for
+    the run and restored after.
     """
-    widths = [d_model] if isinstance(d_model, int) else list(d_model)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     rows = []
     try:
-        for width in widths:
-            for D in num_kv_pairs_list:
-                for kind in mixers:
-                    row = train_mqar(kind, D, seq_len=seq_len, d_model=width, n_heads=n_heads, n_layers=n_layers,
-                                     steps=steps, batch_size=batch_size, lr=lr, vocab_size=vocab_size, seed=seed)
+        for kind in mixers:
+            for d_head in d_heads:
+                for s in seeds:
+                    row = train_mqar(kind, num_kv_pairs, d_head=d_head, seed=s, **train_kwargs)
                     rows.append(row)
                     if progress is not None:
                         progress(row)
@@ -219,34 +228,44 @@ def run_mqar(mixers=MIXERS, num_kv_pairs_list=(4, 8, 16), d_model=32, steps=200,
     return rows
 
 
-def table(rows, by="num_kv_pairs"):
-    """{kind: {by-value: accuracy}} from run_mqar's rows (for plotting and asserts)."""
-    out = {}
+def summary(rows, by="d_head"):
+    """{kind: {by-value: (mean accuracy, min, max, number of seeds)}} over the seeds in rows."""
+    groups = {}
     for r in rows:
-        out.setdefault(r["kind"], {})[r[by]] = r["accuracy"]
-    return out
+        groups.setdefault(r["kind"], {}).setdefault(r[by], []).append(r["accuracy"])
+    return {kind: {c: (float(np.mean(a)), float(np.min(a)), float(np.max(a)), len(a)) for c, a in sorted(g.items())}
+            for kind, g in groups.items()}
 
 
-def format_table(rows, by="num_kv_pairs"):
-    """A plain-text table: one line per mixer, one column per value of `by`."""
-    t = table(rows, by)
-    cols = sorted({c for v in t.values() for c in v})
-    lines = [f"{'mixer':10s}" + "".join(f"{by}={c:<6}" if False else f"{str(c):>8s}" for c in cols) + f"   ({by})"]
-    for kind, accs in t.items():
-        lines.append(f"{kind:10s}" + "".join(f"{accs.get(c, math.nan):8.3f}" for c in cols))
+def format_summary(rows, by="d_head"):
+    """A plain-text table: one line per mixer, one column per value of `by`: mean [min, max] over seeds."""
+    s = summary(rows, by)
+    cols = sorted({c for v in s.values() for c in v})
+    lines = [f"{'mixer':10s}" + "".join(f"{by + ' = ' + str(c):>22s}" for c in cols)]
+    for kind, cells in s.items():
+        line = f"{kind:10s}"
+        for c in cols:
+            line += (f"{cells[c][0]:>9.3f} [{cells[c][1]:.2f}, {cells[c][2]:.2f}]" if c in cells else f"{'':>22s}")
+        lines.append(line)
     return "\n".join(lines)
 
 
-# The notebook's default run (about 1 minute of training on an idle 2-core CPU) and the longer stored run.
-DEFAULT_CONFIG = dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 16), d_model=32, steps=300, batch_size=32, seq_len=64)
-FULL_CONFIG = [  # a sweep over D at d_model = 32, over the state size (d_model) at D = 16, then D > d_k at n = 128
-    dict(mixers=MIXERS, num_kv_pairs_list=(4, 8, 12, 16), d_model=32, steps=600, batch_size=64, seq_len=64),
-    dict(mixers=MIXERS, num_kv_pairs_list=(16,), d_model=(16, 64), steps=600, batch_size=64, seq_len=64),
-    dict(mixers=MIXERS, num_kv_pairs_list=(24, 30), d_model=32, steps=600, batch_size=64, seq_len=128),
-]
+# The experiment of notebook 09. The vocabulary of 32 tokens has 15 possible keys (token 0 is filler, keys
+# are 1..15, values 16..31); D = 8 pairs per sequence of 32 tokens; one head whose width d_head sets the
+# state (d_head x d_head floats). With d_head < 15 the 15 keys cannot all be orthogonal, so a fixed state
+# stores them with interference (capacity-limited); with d_head >= 15 they can be. Same model otherwise
+# (d_model = 32, one layer), the same steps, batch, learning rate and schedule for every mixer.
+TASK = dict(num_kv_pairs=8, seq_len=32, vocab_size=32, d_model=32, n_heads=1, batch_size=32, lr=1e-2)
+POSSIBLE_KEYS = TASK["vocab_size"] // 2 - 1
+# default (CI): the small state (d_head = 4) and one that can hold every key orthogonally (d_head = 16);
+# softmax only at the small width (its memory, the KV cache, does not depend on a fixed state)
+DEFAULT_CONFIG = dict(TASK, runs=(("softmax", (4,)), ("linear", (4, 16)), ("delta", (4, 16))), n_seeds=3, steps=200)
+# FULL = True: every mixer at four widths, twice the steps (benchmarks/mqar_capacity.py stores it)
+FULL_CONFIG = dict(TASK, runs=tuple((kind, (2, 4, 8, 16)) for kind in MIXERS), n_seeds=3, steps=400)
 
 
-def _machine():
+def machine():
+    """The machine a measurement ran on (for stored results)."""
     import os
     import platform
     cpu = platform.processor() or platform.machine()
@@ -258,48 +277,3 @@ def _machine():
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "load_average_at_start": load}
-
-
-def main(argv=None):
-    """python -m linattn_edu.mqar [--full] --out results.json: run a configuration, store rows + provenance."""
-    import argparse
-    import datetime
-    import json
-    import sys
-    p = argparse.ArgumentParser(description=main.__doc__)
-    p.add_argument("--full", action="store_true", help="FULL_CONFIG instead of DEFAULT_CONFIG")
-    p.add_argument("--out", required=True)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--parts", type=int, nargs="*", help="with --full: run only these entries of FULL_CONFIG")
-    p.add_argument("--mixers", nargs="*", choices=MIXERS, help="run only these mixers")
-    p.add_argument("--seeds", type=int, nargs="*", default=[0], help="one run per seed (data and weights)")
-    args = p.parse_args(argv)
-    configs = FULL_CONFIG if args.full else [DEFAULT_CONFIG]
-    if args.full and args.parts:
-        configs = [FULL_CONFIG[i] for i in args.parts]
-    if args.mixers:
-        configs = [dict(c, mixers=tuple(args.mixers)) for c in configs]
-    meta = {"command": "python -m linattn_edu.mqar " + " ".join(sys.argv[1:] if argv is None else argv),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": _machine(), "threads": args.threads, "seeds": args.seeds,
-            "configs": [{k: list(v) if isinstance(v, tuple) else v for k, v in c.items()} for c in configs]}
-    t0 = time.perf_counter()
-    meta["rows"] = []
-
-    def save(row):                          # after every model, so an interrupted run keeps what it measured
-        print(f"{row['kind']:10s} D={row['num_kv_pairs']:3d} d_model={row['d_model']:4d} "
-              f"acc={row['accuracy']:.3f} ({row['seconds']:.0f} s)", flush=True)
-        meta["rows"].append(row)
-        meta["wall_seconds"] = round(time.perf_counter() - t0, 1)
-        with open(args.out, "w") as f:
-            json.dump(meta, f, indent=1)
-
-    for seed in args.seeds:
-        for config in configs:
-            run_mqar(**config, seed=seed, threads=args.threads, progress=save)
-    rows = meta["rows"]
-    print(format_table([r for r in rows if r["d_model"] == 32]))
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from linattn_edu.mqar import IGNORE, MIXERS, MQARModel, mqar_batch, run_mqar, table, format_table
+from linattn_edu.mqar import IGNORE, MIXERS, MQARModel, format_summary, mqar_batch, run_capacity, summary
 
 
 def test_batch_layout():
@@ -59,12 +59,35 @@ def test_state_sizes():
     assert MQARModel("softmax", d_model=32, n_heads=2).mixers[0].state_size(64) == 2 * 64 * 32
 
 
-def test_run_mqar_tiny_learns_something():
+def test_d_head_sets_the_state_only():
+    small, big = (MQARModel("linear", vocab_size=32, d_model=32, n_heads=1, d_head=w) for w in (4, 16))
+    assert small.mixers[0].state_size(32) == 16 and big.mixers[0].state_size(32) == 256
+    assert small.emb.weight.shape == big.emb.weight.shape == (32, 32)          # the rest of the model is the same
+    assert small.mixers[0].qkv.weight.shape == (3 * 4, 32) and small.mixers[0].out.weight.shape == (32, 4)
+    with pytest.raises(ValueError, match="d_head"):
+        MQARModel("linear", d_head=0)
+
+
+def test_gaps_follow_the_power_law():
+    """Gumbel top-k gaps: P(first query in gap g) for D = 1 equals p(g) ∝ g^(alpha - 1) (8000 draws, 5 SE)."""
+    _, y = mqar_batch(8000, 12, 1, 8, alpha=0.1, rng=2)          # 5 slots
+    gaps = ((y != IGNORE).nonzero()[:, 1] - 2) // 2
+    p = torch.arange(1, 6, dtype=torch.float64) ** -0.9
+    p /= p.sum()
+    freq = torch.bincount(gaps, minlength=5).double() / 8000
+    assert (freq - p).abs().max() < 5 * (p * (1 - p) / 8000).sqrt().max()
+
+
+def test_run_capacity_tiny_learns_something():
     """40 steps of softmax on D = 2: the loss falls below ln(32), the untrained model's (uniform over the
-    vocabulary); 40 steps only teach that answers are value tokens, recall itself takes ~150 steps (notebook 09)."""
-    rows = run_mqar(mixers=("softmax",), num_kv_pairs_list=(2,), d_model=16, steps=40, seq_len=16,
-                    batch_size=16, vocab_size=32, seed=0)
-    assert len(rows) == 1 and 0.0 <= rows[0]["accuracy"] <= 1.0
-    assert rows[0]["final_loss"] < math.log(32) - 0.3
-    assert table(rows) == {"softmax": {2: rows[0]["accuracy"]}}
-    assert "softmax" in format_table(rows)
+    vocabulary); recall itself takes more steps (notebook 09)."""
+    rows = run_capacity(("softmax",), (8,), [0, 1], num_kv_pairs=2, d_model=16, n_heads=1, steps=40, seq_len=16,
+                        batch_size=16, vocab_size=32)
+    assert len(rows) == 2 and all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+    assert all(r["final_loss"] < math.log(32) - 0.3 for r in rows)
+    s = summary(rows)
+    accs = [r["accuracy"] for r in rows]
+    assert s == {"softmax": {8: (sum(accs) / 2, min(accs), max(accs), 2)}}
+    assert "softmax" in format_summary(rows)
+    with pytest.raises(ValueError, match="seeds"):
+        run_capacity(("softmax",), (8,), [])

@@ -383,11 +383,11 @@ def delta_rule_recall(fig):
 # ============================================================================ stored measurements
 # Two figures show measurements too slow to redo in `make figures` (training runs, a GPU); they read the
 # committed result files the notebooks read, each of which records its command, date and machine.
-MQAR_RESULTS = ROOT / "benchmarks" / "results"        # mqar-full*.json: the stored runs notebook 09 shows
+MQAR_RESULTS = ROOT / "benchmarks" / "results"        # mqar-capacity-full.json: notebook 09's stored run
 
 
 def _mqar_files():
-    return sorted(MQAR_RESULTS.glob("mqar-full*.json"))
+    return sorted(MQAR_RESULTS.glob("mqar-capacity-full.json"))
 
 
 def _gpu_results():
@@ -400,47 +400,39 @@ def _needs_file(path_fn, how):
 
 
 def _needs_mqar():
-    return None if _mqar_files() else (f"no {MQAR_RESULTS}/mqar-full*.json "
-                                       "(python -m linattn_edu.mqar --full --out <file> writes one)")
+    return None if _mqar_files() else (f"no {MQAR_RESULTS}/mqar-capacity-full.json "
+                                       "(python -m benchmarks.mqar_capacity writes it)")
 
 
 @figure("mqar_recall", "09",
-        "Multi-query associative recall after training (stored runs, seed 0): softmax recalls every pair; the "
-        "fixed-state mixers fall behind as pairs D grow (left) and catch up with a bigger state (right).",
+        "Multi-query associative recall after equal training (stored run, 3 seeds, mean and range): with 15 "
+        "possible keys, softmax recalls from a 4-wide head; the fixed-state mixers climb as the state grows.",
         needs=_needs_mqar)
 def mqar_recall(fig):
     import json
 
     from linattn_edu import mqar
 
-    rows, sources = [], []
-    for path in _mqar_files():                              # the same files and rows notebook 09 plots
-        record = json.loads(path.read_text())
-        rows += [dict(r, seed=r.get("seed", 0)) for r in record["rows"]]
-        sources.append(f"{path.name} ({record['date'][:10]})")
-    seed0 = [r for r in rows if r["seed"] == 0]
-    by_D = [r for r in seed0 if r["d_model"] == 32]
-    at16 = [r for r in seed0 if r["num_kv_pairs"] == 16 and r["seq_len"] == 64]
-    ax_d, ax_s = fig.subplots(1, 2, sharey=True)
+    record = json.loads(_mqar_files()[0].read_text())       # the file and rows notebook 09 plots
+    s = mqar.summary(record["rows"])
+    ax = fig.subplots(1, 1)
     for kind in mqar.MIXERS:
-        mine = sorted((r for r in by_D if r["kind"] == kind), key=lambda r: r["num_kv_pairs"])
-        if not mine:
+        if kind not in s:
             continue
-        ax_d.plot([r["num_kv_pairs"] for r in mine], [r["accuracy"] for r in mine], label=kind)
-        mine = sorted((r for r in at16 if r["kind"] == kind), key=lambda r: r["state_size"])
-        ax_s.plot([r["state_size"] for r in mine], [r["accuracy"] for r in mine], label=kind)
-    lengths = sorted({r["seq_len"] for r in by_D})
-    ax_d.axvline(16, color="grey", lw=0.8, linestyle=":", marker="")
-    ax_d.set_xlabel("number of key-value pairs D (dotted: D = d_k = 16)")
-    ax_d.set_ylabel("recall accuracy at the query positions")
-    ax_d.set_ylim(-0.02, 1.05)
-    ax_d.set_title(f"d_model = 32 (2 heads, d_k = 16); sequence length {' / '.join(map(str, lengths))}")
-    ax_d.legend()
-    ax_s.set_xscale("log")
-    ax_s.set_xlabel("floats kept per sequence (softmax: its KV cache)")
-    ax_s.set_title("D = 16, length 64; d_model = 16, 32, 64 (state grows)")
-    fig.supxlabel("stored in benchmarks/results/: " + ", ".join(sources) + f"; {record['machine']['cpu']}",
-                  fontsize=7)
+        w = sorted(s[kind])
+        mean = [s[kind][x][0] for x in w]
+        ax.errorbar(w, mean, yerr=[[m - s[kind][x][1] for m, x in zip(mean, w)],
+                                   [s[kind][x][2] - m for m, x in zip(mean, w)]], capsize=3, label=kind)
+    ax.axvline(mqar.POSSIBLE_KEYS, color="grey", lw=0.8, linestyle=":", marker="")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks([2, 4, 8, 16], ["2", "4", "8", "16"])
+    ax.set_xlabel("head width d_head = d_k = d_v (state d_head² floats; dotted: 15 possible keys)")
+    ax.set_ylabel("recall accuracy at the query positions")
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_title("D = 8 pairs, length 32, one head; the same 400 steps for every model")
+    ax.legend()
+    fig.supxlabel(f"stored in benchmarks/results/{_mqar_files()[0].name} ({record['date'][:10]}); "
+                  f"{record['machine']['cpu']}", fontsize=7)
 
 
 @figure("gpu_scaling", "10",

@@ -332,3 +332,44 @@ LINFORMER_TABLE3_MEMORY = np.array([
     [1.7, 1.5, _nan, _nan, _nan], [3.0, 2.9, 1.8, _nan, _nan], [6.1, 5.6, 3.6, 2.0, _nan],
     [14, 13, 8.3, 4.3, 2.3], [28, 26, 17, 8.5, 4.5], [56, 48, 32, 16, 8],
     [56, 48, 36, 18, 16], [60, 52, 40, 20, 18]])
+
+
+# ----------------------------------------------------------------------------------------------------
+# exact MSE of orthogonal positive features (one block, m <= d, chi(d) row norms)
+
+def _kummer_1f1(a, b, x, terms=400):
+    """Kummer's 1F1(a; b; x) = sum_k (a)_k / (b)_k x^k / k!  for x >= 0 (plain series; x up to ~50)."""
+    x = np.asarray(x, dtype=float)
+    term = np.ones_like(x)
+    total = np.ones_like(x)
+    for k in range(terms):
+        term = term * (a + k) / (b + k) * x / (k + 1.0)
+        total = total + term
+    return total
+
+
+def mse_orthogonal_positive(x, y, m):
+    """EXACT MSE of the positive estimator with m <= d orthogonal rows whose norms are iid chi(d).
+
+    Each row is marginally N(0, I_d), so the estimator is unbiased and one draw has variance
+    m * mse_positive(x, y, m). Two orthogonal rows w_1, w_2: w_1 + w_2 has a uniform direction and
+    |w_1 + w_2|^2 = |w_1|^2 + |w_2|^2 ~ chi^2_{2d}; averaging exp(u . z) over a uniform direction and
+    this norm gives E exp((w_1 + w_2) . z) = 1F1(d; d/2; |z|^2 / 2) (iid rows: exp(|z|^2)). Hence
+
+        Cov = Lambda^2 (1F1(d; d/2; |z|^2/2) - exp(|z|^2))   (< 0),
+        MSE_ort = mse_positive(x, y, m) + (m - 1)/m * Cov.
+
+    The series of 1F1 differs from that of exp(|z|^2) first at |z|^4: Cov = -Lambda^2 |z|^4/(2(d+2)) + O(|z|^6),
+    the leading term of [P] Theorem 2's gap 2(m-1)/(m(d+2)) (SM - Lambda)^2, so the theorem's bound is
+    close to this exact value for small |z|. Derived for this course (not in [P]); checked by Monte
+    Carlo in tests/test_theory.py and notebook 04. x, y: (d,); m <= d.
+    """
+    x, y = _pair(x, y)
+    d = x.shape[-1]
+    m = _check_m(m)
+    if np.any(m > d):
+        raise ValueError(f"one orthogonal block needs m <= d; got m = {m}, d = {d}")
+    z2 = _sq(x + y)
+    lam2 = np.exp(-(_sq(x) + _sq(y)))
+    cov = lam2 * (_kummer_1f1(float(d), d / 2.0, z2 / 2.0) - np.exp(z2))
+    return mse_positive(x, y, m) + (m - 1.0) / m * cov

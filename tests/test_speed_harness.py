@@ -121,3 +121,23 @@ def test_normalise_first_is_the_same_function(rng):
     ref, _ = lt.chunked_linear_attention(qb.double(), kb.double(), vb.double(), "elu_plus_one")
     out = speed._chunked_normalise_first(qb, kb, vb)
     assert float((out.double() - ref).norm() / ref.norm()) < 5e-3
+
+
+def test_gated_methods_are_checked_against_their_own_references(tmp_path):
+    """The decay / delta methods get their gates, gradients wrt them, and float64 references of their own."""
+    rec = speed.main(["--T", "96", "--H", "2", "--D", "8", "--methods", "decay_fast,gla_fast,delta_fast,decay_ref",
+                      "--check-T", "70", "--budget-s", "0.001", "--no-long-check", "--quiet",
+                      "--out", str(tmp_path / "g.json")])
+    errs = {c["method"]: c for c in rec["correctness"]}
+    assert set(errs) == {"decay_fast", "gla_fast", "delta_fast", "decay_ref"}
+    for c in errs.values():                     # float32 on the CPU vs float64
+        keys = ["err_out", "err_dq", "err_dk", "err_dv", "err_dbeta" if c["method"] == "delta_fast" else "err_dg"]
+        assert max(c[k] for k in keys) < 1e-4, c
+    assert all(r["status"] == "ok" for r in rec["results"])
+
+
+def test_gated_reference_catches_a_method_that_ignores_its_gate():
+    wrong = speed.Method("wrong", "decay ignored", lambda q, k, v, g: lt.decayed_linear_attention(
+        q, k, v, torch.zeros_like(g), 16)[0], "decay", gates="decay", ref=speed._ref_decay)
+    res = speed.check_correctness(wrong, 1, 2, 64, 8, torch.float32, torch.device("cpu"))
+    assert res["err_out"] > 0.1

@@ -134,6 +134,7 @@ def _same(a, b):
 FORM_NAMES = list(_causal_forms(lnp))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")     # NaN / inf inputs: NumPy warns, on purpose
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("mod", MIRRORS, ids=IDS)
 @pytest.mark.parametrize("form", FORM_NAMES)

@@ -1,0 +1,34 @@
+"""Mutants of the formulas notebook 08 teaches: the delta rule, WY/UT, Gated DeltaNet, padding, carried state."""
+NB = "notebooks/08_delta_rule.ipynb"
+
+MUTANTS = [
+    dict(id="nb08-delta-beta-erase", file="linattn_edu/numpy/delta_rule.py",
+         old="S = S + kt[..., :, None] * (bt * (vt - old))[..., None, :]      # + beta_t k_t (v_t - old)^T",
+         new="S = S + kt[..., :, None] * (bt * vt - old)[..., None, :]        # + beta_t k_t (v_t - old)^T",
+         taught_by=NB, why="delta rule without beta in the erase term: (I - k k^T) S + beta k v^T (NumPy)"),
+    dict(id="nb08-torch-wy-no-beta", file="linattn_edu/torch/delta_rule.py",
+         old="rhs = torch.cat([bc * kc, bc * vc], dim=-1)",
+         new="rhs = torch.cat([kc, bc * vc], dim=-1)",
+         taught_by=NB, why="torch UT transform: W = T K computed without diag(beta)"),
+    dict(id="nb08-gated-decay-sign", file="linattn_edu/numpy/gated_delta.py",
+         old="S = np.exp(log_decay[..., t, None, None]) * S                   # S' = a_t S_{t-1}: forget first",
+         new="S = np.exp(-log_decay[..., t, None, None]) * S                  # S' = a_t S_{t-1}: forget first",
+         taught_by=NB, why="gated delta recurrence: log-decay sign (a_t = exp(-log a_t) > 1)"),
+    dict(id="nb08-gated-decay-after-update", file="linattn_edu/numpy/gated_delta.py",
+         old="out[..., t, :] = np.einsum(\"...k,...kv->...v\", q[..., t, :], S)\n    return out, S\n\n\ndef gated_wy",
+         new="S = np.exp(log_decay[..., t, None, None]) * S                   # decayed after the update\n"
+             "        out[..., t, :] = np.einsum(\"...k,...kv->...v\", q[..., t, :], S)\n    return out, S\n\n\ndef gated_wy",
+         taught_by=NB, why="gated delta recurrence decays twice, the second time after the write (NumPy)"),
+    dict(id="nb08-gated-wy-off-by-one", file="linattn_edu/numpy/gated_delta.py",
+         old="g = np.exp(b[..., r, None] - b[..., :r]) * gram[..., :r, r]",
+         new="g = np.exp(b[..., r - 1, None] - b[..., :r]) * gram[..., :r, r]",
+         taught_by=NB, why="gated WY forward substitution: decay Gamma_{r-1,i} instead of Gamma_{r,i} (off by one token)"),
+    dict(id="nb08-torch-gated-pad-decay", file="linattn_edu/torch/gated_delta.py",
+         old="beta, log_decay = F.pad(beta, (0, pad)), F.pad(log_decay, (0, pad))",
+         new="beta, log_decay = F.pad(beta, (0, pad)), F.pad(log_decay, (0, pad), value=-1.0)",
+         taught_by=NB, why="torch gated delta pads with a = e^-1: wrong final state when n % C != 0"),
+    dict(id="nb08-torch-gated-state-not-carried", file="linattn_edu/torch/gated_delta.py",
+         old="S = torch.exp(b[..., c, -1])[..., None, None] * S \\",
+         new="S = 0 * S \\",
+         taught_by=NB, why="torch gated delta: the state is not carried from chunk to chunk"),
+]

@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[test,book]"
 	touch $(STAMP)
 
+# A notebook saved under notebooks/ is written without outputs or widget state (linattn_edu/panels/_lab.py),
+# so the tracked notebooks stay clean and reopen without "Error displaying widget".
+LAB_HOOK := --ContentsManager.pre_save_hook=linattn_edu.panels._lab.strip_on_save
 lab: setup
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_HOOK) notebooks/
 
 # Debian's Chromium for the browser suite (tests/browser); never a downloaded browser build.
 browser-deps:

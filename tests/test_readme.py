@@ -29,3 +29,17 @@ def test_panel_latency_range_matches_the_stored_results():
     assert int(count) == len(stored) and int(under) == sum(p["under_100ms"] for p in stored.values())
     compute = re.search(r"compute is at most (\d+) ms", readme).group(1)
     assert int(compute) == round(max(p["compute_ms"] for p in stored.values()))
+
+
+def test_readme_opens_with_the_quick_start_and_a_readable_gallery():
+    readme = (ROOT / "README.md").read_text()
+    heads = re.findall(r"^## (.+)$", readme, flags=re.M)
+    assert heads[0].startswith("Quick start") and heads[1] == "Gallery", heads[:3]
+    assert "make lab" in readme.split("## Gallery")[0]
+    pictures = re.findall(r"\[!\[([^\]]+)\]\(([^)]+)\)\]\(([^)]+)\)", readme)
+    assert len(pictures) >= 6
+    for alt, img, target in pictures:
+        assert target == img, f"clicking {img} must open the image, not {target}"    # full size on click
+        assert (ROOT / img).is_file(), img
+    assert not re.search(r"^\|\s*\|\s*\|\s*$", readme, flags=re.M), "a table with an empty header row"
+    assert "|---|---|" not in readme.split("## The library")[0], "gallery images squeezed into table cells"

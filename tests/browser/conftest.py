@@ -291,6 +291,7 @@ def lab_server(chromium_path, tmp_session_dir):
         "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
         f"--LabApp.app_settings_dir={base / 'lab-app/settings'}",
+        "--ContentsManager.pre_save_hook=linattn_edu.panels._lab.strip_on_save",   # as `make lab` runs it
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # jupyter refuses to run as root without it (CI containers)

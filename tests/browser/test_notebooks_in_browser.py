@@ -11,6 +11,7 @@ idle and the panel's output has stopped changing, and asserts that the output ch
 or text) and that nothing errored. Screenshots of each panel before and after each change go to
 tests/browser/screenshots/ (kept out of git).
 """
+import json
 import os
 import re
 import time
@@ -81,16 +82,53 @@ JS_RENDERED_VIEWS = """(root, expected) => {
   });
 }"""
 
-# What the user sees change: the Output widget(s) of a panel (image bytes or text, as HTML).
+# What the user sees change: a panel's picture (the Image widget of panels.show: its blob src changes on
+# every redraw) and the Output widget(s) (image bytes or text, as HTML).
 JS_FINGERPRINT = """el => {
   const outs = Array.from(el.querySelectorAll('.widget-output'));
-  if (!outs.length) return null;
-  const h = outs.map(o => o.innerHTML).join('|');
+  const pics = Array.from(el.querySelectorAll('img.widget-image'));
+  if (!outs.length && !pics.length) return null;
+  const h = outs.map(o => o.innerHTML).join('|') + pics.map(p => p.src).join('|');
   let x = 0;
   for (let i = 0; i < h.length; i++) x = (x * 31 + h.charCodeAt(i)) | 0;
-  return {hash: x, len: h.length, imgs: outs.reduce((n, o) => n + o.querySelectorAll('img').length, 0),
+  return {hash: x, len: h.length,
+          imgs: pics.length + outs.reduce((n, o) => n + o.querySelectorAll('img').length, 0),
           text: outs.map(o => o.innerText.trim()).join(' ').trim().slice(0, 200)};
 }"""
+
+# End-to-end latency of one control change, measured in the page: from the user's input event
+# (keydown / change / click, capture phase) to the new picture decoded and in the page (the Image
+# widget's src changed and img.decode() resolved).
+JS_ARM_LATENCY = """el => {
+  const lat = {t0: null, t1: null};
+  window.__linattnLatency = lat;
+  const start = () => { if (lat.t0 === null) lat.t0 = performance.now(); };
+  for (const ev of ['keydown', 'change', 'click', 'input']) el.addEventListener(ev, start, {capture: true, once: true});
+  const img = el.querySelector('img.widget-image');
+  if (!img) return false;
+  const obs = new MutationObserver(() => {
+    obs.disconnect();
+    img.decode().then(() => { lat.t1 = performance.now(); }, () => { lat.t1 = performance.now(); });
+  });
+  obs.observe(img, {attributes: true, attributeFilter: ['src']});
+  return true;
+}"""
+JS_READ_LATENCY = """() => { const l = window.__linattnLatency;
+  return l && l.t0 !== null && l.t1 !== null ? l.t1 - l.t0 : null; }"""
+
+# The smallest text a reader meets in the notebook's prose, and how a panel's picture is scaled.
+JS_SIZES = """el => {
+  const p = document.querySelector('.jp-RenderedMarkdown p');
+  const body = p ? parseFloat(getComputedStyle(p).fontSize) : null;
+  const imgs = Array.from(el.querySelectorAll('img.widget-image')).map(i => [i.naturalWidth, i.clientWidth]);
+  return {body, imgs};
+}"""
+
+TARGET_MEDIAN_MS, TARGET_P95_MS = 100.0, 200.0
+MOVES_PER_SLIDER = int(os.environ.get("LINATTN_LATENCY_MOVES", "4"))     # extra timed moves per slider
+LATENCY_STRICT = os.environ.get("LINATTN_LATENCY_STRICT") == "1"         # fail above the #16 targets
+BODY_TEXT_PX = 14                                                        # linattn_edu.panels.BODY_TEXT_PX
+LATENCIES = {}                                                           # panel -> [ms, ...]
 
 # Every top-level widget view in the notebook's outputs, tagged data-linattn-scope. A linattn panel
 # is one; any other widget with controls (an interact, a bare slider) is tested the same way, so
@@ -482,11 +520,24 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
                     print(f"  skipped {what}: {'disabled' if c['disabled'] else 'Play widget (time-driven)'}")
                     continue
                 before, t_action = fingerprint(panel), time.monotonic()
+                armed = scope["panel"] and panel.evaluate(JS_ARM_LATENCY)
                 try:
                     action = change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
                 except AssertionError as exc:
                     raise AssertionError(f"{what}: {exc}") from None
                 after, latency = wait_output_changed_and_settled(nb, panel, before, t_action)
+                if armed:
+                    ms = nb.page.evaluate(JS_READ_LATENCY)
+                    if ms is not None:
+                        LATENCIES.setdefault(pname, []).append(ms)
+                    for _ in range(MOVES_PER_SLIDER if c["kind"] == "slider" else 0):   # more samples
+                        before = fingerprint(panel)
+                        panel.evaluate(JS_ARM_LATENCY)
+                        change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
+                        wait_output_changed_and_settled(nb, panel, before, time.monotonic())
+                        ms = nb.page.evaluate(JS_READ_LATENCY)
+                        if ms is not None:
+                            LATENCIES[pname].append(ms)
                 panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__{i + 1}-"
                                           f"{_slug(c['description'])}.png"), animations="disabled")
                 errs = list(dict.fromkeys(nb.visible_errors(nb.root) + watch.problems()))
@@ -496,7 +547,39 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
                        f"(a dead control, or a callback that does not redraw, e.g. a missing plt.show())")
                 expect(after["imgs"] or after["text"], f"{what}: the output is empty after {action}")
                 exercised.append(f"{pname}:{c['description']}({c['kind']}, redrawn in {latency:.2f} s)")
+        sizes = nb.root.evaluate(JS_SIZES)
+        expect(sizes["body"] is None or abs(sizes["body"] - BODY_TEXT_PX) < 0.5,
+               f"{name}: body text is {sizes['body']} px, the panels are sized for {BODY_TEXT_PX} px")
+        scaled = [w for w in sizes["imgs"] if w[1] < w[0] - 1]
+        expect(not scaled, f"{name}: panel pictures shown scaled down (natural, shown px): {scaled}: "
+                           f"their text is then smaller than the body text")
+        report = []
+        for pname in {sc["name"] for sc in scopes if sc["panel"]}:
+            lat = sorted(LATENCIES.get(pname, []))
+            if lat:
+                med, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+                report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves")
+                if LATENCY_STRICT:
+                    expect(med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS,
+                           f"{name}, {pname}: slider latency median {med:.0f} ms / p95 {p95:.0f} ms, target "
+                           f"< {TARGET_MEDIAN_MS:.0f} / < {TARGET_P95_MS:.0f} ms (issue #16)")
+        print("\n  latency (input event -> new picture decoded): " + "; ".join(report))
         expect(nb.server_state() == "idle", f"{name}: kernel not idle at the end")
+
+        # 4. a student saves, closes and reopens the notebook: it is saved clean (the pre-save hook of
+        #    `make lab`) and shows no error text ("Error displaying widget: model not found")
+        nb.page.evaluate(f"() => ({JS_PANEL})({nb.path!r}).context.save()")
+        saved = wait_until(lambda: json.loads((nb.server.root / nb.path).read_text()),
+                           lambda d: not any(c.get("outputs") for c in d["cells"]), 10)
+        dirty = [i for i, c in enumerate(saved["cells"]) if c.get("outputs") or c.get("execution_count")]
+        expect(not dirty and "widgets" not in saved.get("metadata", {}),
+               f"{name}: saved with outputs or widget state in cells {dirty}")
+        nb.close()
+        nb = NotebookInLab(lab_tab, name)
+        nb.open()
+        time.sleep(1.0)
+        problems = nb.visible_errors(nb.root) + lab_tab.watch.problems()
+        expect(not problems, f"{name}: errors visible after save + reopen:\n" + "\n".join(problems))
         print(f"\n  {name}: open+kernel {t_open - t0:.1f} s, run all {t_run - t_open:.1f} s, "
               f"controls {time.monotonic() - t_run:.1f} s; {n_panels} panel(s), "
               f"{len(exercised)} control(s): {', '.join(exercised)}")

@@ -145,14 +145,14 @@ def cost_crossover(fig):
     d = d_v = 64
     ax_f, ax_m = fig.subplots(1, 2)
     for idx, m in enumerate((64, 256, 1024)):
-        res = panel.compute(n=1024, d=d, m=m, d_v=d_v)
+        res = panel.compute(n=1024, d=d, m=m, d_v=d_v, features=None)      # phi(Q), phi(K) given
         grid = res["grid"]
         if idx == 0:
-            ax_f.plot(grid, res["curves"]["softmax"], label="softmax, O(n² d)", markevery=_every(len(grid)))
+            ax_f.plot(grid, res["curves"]["flops"]["softmax"], label="softmax, O(n² d)", markevery=_every(len(grid)))
             ax_m.plot(grid, [costs.quadratic_attention_cost(int(n), d, d_v=d_v).memory for n in grid],
                       label="softmax: n × n weights", markevery=_every(len(grid)))
         style = dict(color=_COLORS[idx + 1], linestyle=_LINES[idx + 1])
-        ax_f.plot(grid, res["curves"]["linear"], marker=_MARKERS[idx + 1], markevery=_every(len(grid)),
+        ax_f.plot(grid, res["curves"]["flops"]["linear"], marker=_MARKERS[idx + 1], markevery=_every(len(grid)),
                   label=f"linear, m = {m}", **style)
         ax_m.plot(grid, [costs.linear_attention_cost(int(n), m, d_v).memory for n in grid],
                   marker=_MARKERS[idx + 1], markevery=_every(len(grid)), label=f"linear, m = {m}", **style)

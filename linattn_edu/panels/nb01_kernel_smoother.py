@@ -112,7 +112,8 @@ def draw(result, fig=None):
         ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean {result['tv'].mean():.3f})")
         ax_r.set_xlabel("key j")
         ax_r.set_ylabel("weight of key j")
-        ax_r.legend(loc="upper right")
+        ax_r.set_ylim(0, 1.45 * max(A[i].max(), W[i].max(), 1e-12))      # the top third is the legend's
+        ax_r.legend(loc="upper center", ncol=2, columnspacing=0.8, handlelength=1.6)
         few_ticks(fig)
         ax_h.set_xticks([0, n - 1, n + gap, 2 * n + gap - 1], ["0", str(n - 1), "0", str(n - 1)])   # after few_ticks
         fig.suptitle(f"attention weights, white = 0, black = {vmax:.2f}; dashed: row i, drawn on the right")

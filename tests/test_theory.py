@@ -188,3 +188,23 @@ def test_bad_input_names_argument():
         th.mse_trig(np.ones(3), np.ones(4), 2)
     with pytest.raises(ValueError, match="m must be"):
         th.mse_positive(np.ones(3), np.ones(3), 0)
+
+
+@pytest.mark.parametrize("m", [4, 16])
+def test_exact_orthogonal_mse_matches_monte_carlo_two_sided(m):
+    x, y = th.vectors_at_angle(0.7, 0.6, 1.0, 16)
+    sm = float(th.softmax_kernel(x, y))
+    mc, se = mc_mse(sample_kernel_estimates(x, y, m, "positive", 20000, orthogonal=True, seed=90 + m), sm)
+    exact = th.mse_orthogonal_positive(x, y, m)
+    assert abs(mc - exact) < 4.5 * se
+    assert exact <= th.mse_orthogonal_bound(x, y, m) < th.mse_positive(x, y, m)
+
+
+def test_exact_orthogonal_mse_leading_term_is_theorem2_gap():
+    # for small |z| the covariance term is -Lambda^2 |z|^4 / (2 (d + 2)) + O(|z|^6): the bound's gap to leading order
+    x, y = th.vectors_at_angle(0.02, 0.02, 0.3, 16)
+    m = 8
+    gap_exact = th.mse_positive(x, y, m) - th.mse_orthogonal_positive(x, y, m)
+    assert np.isclose(gap_exact, th.orthogonal_mse_gap_bound(x, y, m), rtol=1e-2)
+    with pytest.raises(ValueError, match="m <= d"):
+        th.mse_orthogonal_positive(x, y, 17)

@@ -19,7 +19,7 @@ The models (same width, same number of steps, same optimiser for every mixer):
 
 The short convolution lets the token at position t see the token at t - 1, so one mixer layer can
 associate a value with the key just before it (Based uses one; DeltaNet has one as an option). The mixers,
-all from ``linattn_edu.torch``, d_h = d_model / n_heads per head:
+all from ``linattn_edu.torch``, d_h = d_head per head:
 
     softmax      causal softmax attention: its "state" is the whole KV cache, growing with n
     linear       elu(x) + 1 features, normalised (Katharopoulos et al. 2020): state d_h x d_h per head
@@ -29,8 +29,11 @@ all from ``linattn_edu.torch``, d_h = d_model / n_heads per head:
 
 decay and delta use L2-normalised q and k (as DeltaNet does), so both update rules see the same keys.
 
-``run_mqar`` trains one model per (mixer, D) and returns the recall accuracy table. Everything is
-seeded (numpy Generator for data, torch.manual_seed for weights) and runs on the CPU.
+``run_capacity`` trains one model per (mixer, d_head, seed) with the same budget and returns the rows;
+``summary`` gives mean and range over seeds. d_head (= d_k = d_v per head, default d_model / n_heads) sets the
+state while the rest of the model stays the same. TASK / DEFAULT_CONFIG / FULL_CONFIG are notebook 09's
+capacity-limited experiment (15 possible keys, D = 8). Everything is seeded (numpy Generator for data,
+torch.manual_seed for weights) and runs on the CPU.
 """
 import functools
 import math

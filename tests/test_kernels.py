@@ -52,7 +52,7 @@ def reference(q, k, v, chunk_size, state, normalise):
 
 @pytest.mark.parametrize("normalise", [True, False])
 @pytest.mark.parametrize("n, C, d, d_v, with_state", [(37, 16, 16, 16, False), (50, 32, 8, 12, True),
-                                                    (16, 16, 16, 8, True), (5, 16, 16, 16, False)])
+                                                    (5, 16, 16, 8, True)])
 def test_forward_backward_match_the_mirror(normalise, n, C, d, d_v, with_state):
     q, k, v, state = inputs((2, n), d, d_v, f"kernels-{n}-{C}", with_state)
     leaves = [q, k, v] + (list(state) if state else [])

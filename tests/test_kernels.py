@@ -15,7 +15,7 @@ with den >= phi(q).phi(k_1) > 0, so the same bound applies.
 """
 import os
 
-os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ["TRITON_INTERPRET"] = "1"      # CPU tensors, also on a machine with a GPU
 
 import pytest
 import torch

@@ -315,8 +315,8 @@ def chunked_linear_attention(q, k, v, phi="elu_plus_one", chunk_size=64, state=N
         S0 = torch.zeros(BH, d, d_v, dtype=torch.float32, device=q.device)
         z0 = torch.zeros(BH, d, dtype=torch.float32, device=q.device)
     else:
-        S0 = state[0].to(torch.float32).reshape(BH, d, d_v).contiguous()
-        z0 = state[1].to(torch.float32).reshape(BH, d).contiguous()
+        S0 = state[0].to(device=q.device, dtype=torch.float32).reshape(BH, d, d_v).contiguous()
+        z0 = state[1].to(device=q.device, dtype=torch.float32).reshape(BH, d).contiguous()
     if n == 0:
         return v.new_zeros(*batch, 0, d_v), (S0.reshape(*batch, d, d_v), z0.reshape(*batch, d))
     flat = [x.reshape(BH, n, x.shape[-1]).contiguous() for x in (q, k, v)]

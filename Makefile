@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "linattn-edu needs Python >= 3.10, found " + sys.version' 
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[test,book]"
+	$(PY) -m pip install -q -e ".[test,book,kernels]"
 	touch $(STAMP)
 
 # A notebook saved under notebooks/ is written without outputs or widget state (linattn_edu/panels/_lab.py),
@@ -64,6 +64,10 @@ test-seeds: setup
 MUTANT_REPORT ?= benchmarks/results/mutants.md
 test-mutants: setup
 	$(PY) -m tests.mutation.run --jobs 2 --report $(MUTANT_REPORT)
+
+# Retrain notebook 11's byte-level model (models/stdlib_lm: weights, stored validation slice, meta.json).
+models: setup
+	$(PY) -m benchmarks.train_lm
 
 # Student copies of the notebooks (solution cells removed, checkers kept) in student/.
 student: setup

@@ -204,10 +204,10 @@ def test_stored_measurement_figures_draw_from_records_of_the_stored_format(gen, 
     a missing file is reported, not drawn."""
     from linattn_edu.panels import nb10_scaling
 
-    rows = [dict(kind=k, num_kv_pairs=D, d_model=w, seq_len=64, accuracy=0.5, state_size=w * 8, steps=1)
-            for w, Ds in ((32, (4, 8, 16)), (16, (16,)), (64, (16,))) for D in Ds
-            for k in ("softmax", "linear", "delta")]
-    mqar_file = tmp_path / "benchmarks" / "results" / "mqar-full.json"
+    from linattn_edu import mqar
+    rows = [dict(kind=k, d_head=h, seed=s, accuracy=0.2 + 0.1 * i + 0.01 * s)
+            for i, h in enumerate((2, 4, 8, 16)) for k in mqar.MIXERS for s in range(3)]
+    mqar_file = tmp_path / "benchmarks" / "results" / "mqar-capacity-full.json"
     mqar_file.parent.mkdir(parents=True)
     mqar_file.write_text(json.dumps({"command": "c", "date": "2026-01-01", "machine": {"cpu": "test CPU"},
                                      "rows": rows}))

@@ -71,12 +71,14 @@ def _assert_offline(page_path):
 
 
 def _count_images(nb):
-    """image/png outputs of an executed notebook, including those inside a panel's Output widget."""
+    """image/png outputs of an executed notebook, including a panel's picture (its Image widget, or the
+    outputs of an Output widget)."""
     count = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                 if "image/png" in o.get("data", {}))
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     count += sum(1 for m in state.values() if m["model_name"] == "OutputModel"
                  for o in m["state"].get("outputs", []) if "image/png" in o.get("data", {}))
+    count += sum(1 for m in state.values() if m["model_name"] == "ImageModel")     # panels.show's picture
     return count
 
 

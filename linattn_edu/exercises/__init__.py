@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Feedback", "is_stub", "not_attempted", "right", "wrong", "close_to"]
+__all__ = ["Feedback", "is_stub", "not_attempted", "right", "wrong", "close_to", "call_student"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ def right(message="well done"):
 
 def wrong(message):
     return Feedback(False, message)
+
+
+def call_student(fn, *args):
+    """(np.asarray(fn(*args), float), None), or (None, a message naming the error) when the student's code raises."""
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*args), dtype=float), None
+    except Exception as err:                     # the student's code: any error is feedback, not a crash
+        return None, f"your function raised {type(err).__name__}: {err}"
 
 
 def close_to(answer, expected, name="your answer", rtol=1e-6, atol=0.0, hints=()):

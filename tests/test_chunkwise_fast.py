@@ -177,3 +177,132 @@ def test_empty_sequence_keeps_the_state():
     assert out.shape == v.shape and torch.equal(S, S0)
     out, S = cf.delta_rule_attention(q, k, v, beta, 4, S0)
     assert out.shape == v.shape and torch.equal(S, S0)
+
+
+# ---------------------------------------------------------------- Gated DeltaNet
+def _gdn_inputs(n, d_k=5, d_v=4, batch=(2, 3), seed=0, log_decay=None):
+    """Unit keys, beta in (0, 2) (transition eigenvalues 1 - beta in (-1, 1)), log a in (-1, 0] unless given."""
+    q, k, v, S0, scalar, _, beta, g = _inputs(n, d_k, d_v, batch, seed)
+    return q, F.normalize(k, dim=-1), v, S0, beta, scalar if log_decay is None else log_decay
+
+
+@pytest.mark.parametrize("n, C", [(1, 4), (37, 8), (64, 16), (100, 7), (5, 64), (301, 3)])
+def test_gated_delta_equals_the_recurrence(n, C):
+    q, k, v, S0, beta, ld = _gdn_inputs(n)
+    ref, S_ref = lt.gated_delta_rule_attention(q, k, v, beta, ld, None, S0)         # loop over t
+    out, S = cf.gated_delta_rule_attention(q, k, v, beta, ld, C, S0)
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+
+
+@pytest.mark.parametrize("regime", ["a near 1", "a near 0", "resets", "beta near 0 and 2"])
+def test_gated_delta_extreme_gates(regime):
+    """a = 1 - 1e-9 (the delta rule), a = e^-30 (every step forgets), log a = -1e4 resets inside chunks,
+    beta at 1e-6 and 2 - 1e-6: equal to the recurrence and finite (no exp of a positive number anywhere)."""
+    n = 83
+    q, k, v, S0, beta, ld = _gdn_inputs(n, seed=3)
+    if regime == "a near 1":
+        ld = torch.full_like(ld, -1e-9)
+    elif regime == "a near 0":
+        ld = torch.full_like(ld, -30.0)
+    elif regime == "resets":
+        ld[..., ::6] = -1e4
+    else:
+        beta[..., ::2], beta[..., 1::2] = 1e-6, 2 - 1e-6
+    ref, S_ref = lt.gated_delta_rule_attention(q, k, v, beta, ld, None, S0)
+    for C in (16, 13):
+        out, S = cf.gated_delta_rule_attention(q, k, v, beta, ld, C, S0)
+        assert torch.isfinite(out).all() and torch.isfinite(S).all()
+        torch.testing.assert_close(out, ref, **F64)
+        torch.testing.assert_close(S, S_ref, **F64)
+
+
+def test_gated_delta_reductions():
+    """log a = 0 gives the fast delta rule; beta -> the decayed form is checked in test_gated_delta.py."""
+    q, k, v, S0, beta, ld = _gdn_inputs(50, seed=4)
+    a, Sa = cf.gated_delta_rule_attention(q, k, v, beta, torch.zeros_like(ld), 8, S0)
+    b, Sb = cf.delta_rule_attention(q, k, v, beta, 8, S0)
+    torch.testing.assert_close(a, b, **F64)
+    torch.testing.assert_close(Sa, Sb, **F64)
+
+
+def test_gated_delta_long_scan():
+    """N = 700 chunks of one token: the blocked affine scan two levels deep, against the recurrence."""
+    q, k, v, S0, beta, ld = _gdn_inputs(700, d_k=3, d_v=2, batch=(1,), seed=5)
+    ref, S_ref = lt.gated_delta_rule_attention(q, k, v, beta, ld / 20, None, S0)
+    out, S = cf.gated_delta_rule_attention(q, k, v, beta, ld / 20, 1, S0)
+    torch.testing.assert_close(out, ref, **F64)
+    torch.testing.assert_close(S, S_ref, **F64)
+
+
+@pytest.mark.parametrize("split, C", [(29, 8), (16, 16), (3, 5)])
+def test_gated_delta_state_hand_off(split, C):
+    """Two calls with the state passed on == one call (splits inside a chunk and on a chunk boundary)."""
+    q, k, v, S0, beta, ld = _gdn_inputs(77, seed=6)
+    whole, S_whole = cf.gated_delta_rule_attention(q, k, v, beta, ld, C, S0)
+    a, Sa = cf.gated_delta_rule_attention(q[..., :split, :], k[..., :split, :], v[..., :split, :], beta[..., :split],
+                                          ld[..., :split], C, S0)
+    b, Sb = cf.gated_delta_rule_attention(q[..., split:, :], k[..., split:, :], v[..., split:, :], beta[..., split:],
+                                          ld[..., split:], C, Sa)
+    torch.testing.assert_close(torch.cat([a, b], -2), whole, **F64)
+    torch.testing.assert_close(Sb, S_whole, **F64)
+
+
+def test_gated_delta_gradients_match_the_recurrence():
+    """Autograd through the fast form == autograd through the loop over t, for q, k, v, beta, log a and S_0."""
+    q, k, v, S0, beta, ld = _gdn_inputs(45, d_k=4, d_v=3, batch=(2,), seed=7)
+    w = torch.randn(2, 45, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    leaves = [x.clone().requires_grad_() for x in (q, k, v, beta, ld, S0)]
+
+    def loss(C):
+        out, S = (cf.gated_delta_rule_attention(*leaves[:5], C, leaves[5]) if C else
+                  lt.gated_delta_rule_attention(*leaves[:5], None, leaves[5]))
+        return (out * w).sum() + S.square().sum()
+    slow = torch.autograd.grad(loss(None), leaves)
+    for C in (8, 45):
+        fast = torch.autograd.grad(loss(C), leaves)
+        for name, a, b in zip(("q", "k", "v", "beta", "log_decay", "state"), fast, slow):
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=lambda m: f"d{name}, C={C}: {m}")
+
+
+def test_gated_delta_gradcheck():
+    q, k, v, S0, beta, ld = _gdn_inputs(9, d_k=3, d_v=2, batch=(2,), seed=9)
+    args = [x.clone().requires_grad_() for x in (q, k, v, beta, ld, S0)]
+    assert torch.autograd.gradcheck(lambda q, k, v, b, g, s: cf.gated_delta_rule_attention(q, k, v, b, g, 4, s), args)
+
+
+def test_gated_delta_bfloat16_policy():
+    """bf16 in: out in bf16 within 1e-2 of float64 on the same inputs, state in float32; float16 runs in
+    float32 (its range) and returns float16."""
+    g = torch.Generator().manual_seed(10)
+    q, k = (F.normalize(torch.randn(1, 2, 700, 32, generator=g), dim=-1).bfloat16() for _ in range(2))
+    v = torch.randn(1, 2, 700, 32, generator=g).bfloat16()
+    ld = F.logsigmoid(torch.randn(1, 2, 700, generator=g) + 3)
+    beta = torch.sigmoid(torch.randn(1, 2, 700, generator=g)).bfloat16()
+    want, _ = lt.gated_delta_rule_attention(*(x.double() for x in (q, k, v, beta, ld)), None)
+    out, S = cf.gated_delta_rule_attention(q, k, v, beta, ld, 64)
+    assert out.dtype == torch.bfloat16 and S.dtype == torch.float32
+    assert float((out.double() - want).norm() / want.norm()) < 1e-2
+    out16, S16 = cf.gated_delta_rule_attention(*(x.half() for x in (q, k, v, beta)), ld, 64)
+    assert out16.dtype == torch.float16 and S16.dtype == torch.float32
+    assert float((out16.double() - want).norm() / want.norm()) < 1e-2
+
+
+def test_gated_delta_errors_and_empty():
+    q, k, v, S0, beta, ld = _gdn_inputs(10)
+    f = cf.gated_delta_rule_attention
+    with pytest.raises(ValueError, match="log_decay must be finite and <= 0"):
+        f(q, k, v, beta, -ld + 0.1, 4)
+    with pytest.raises(ValueError, match="log_decay must have shape"):
+        f(q, k, v, beta, ld[..., :5], 4)
+    with pytest.raises(ValueError, match="beta must have shape"):
+        f(q, k, v, beta[..., :5], ld, 4)
+    with pytest.raises(ValueError, match="beta must be finite"):
+        f(q, k, v, beta * float("nan"), ld, 4)
+    with pytest.raises(ValueError, match="chunk_size"):
+        f(q, k, v, beta, ld, 0)
+    with pytest.raises(ValueError, match="state"):
+        f(q, k, v, beta, ld, 4, S0[..., :2, :])
+    q, k, v, S0, beta, ld = _gdn_inputs(0)
+    out, S = f(q, k, v, beta, ld, 4, S0)
+    assert out.shape == v.shape and torch.equal(S, S0)

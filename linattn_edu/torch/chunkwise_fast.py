@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from .._checks import (check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state,
                        check_same_device, check_state)
-from .reassociation import _features, accumulation_dtype
+from .reassociation import _features, accumulation_dtype, causal_matmul
 
 SCAN_BLOCK = 32          # chunks per block of the decay scan's masked matmul
 SUB_CHUNK = 16           # largest sub-chunk of the per-feature intra-chunk form
@@ -93,12 +93,12 @@ def _decay_scan(w, D, S0, block=SCAN_BLOCK):
     if N <= block:
         L = torch.exp(_segsum(F.pad(w, (1, 0))))                            # (..., F, N + 1, N + 1)
         X = torch.cat([S0[..., None, :], D], dim=-2)                        # (..., F, N + 1, Y)
-        return (L @ X)[..., 1:, :]                                          # (..., F, N, Y)
+        return causal_matmul(L, X)[..., 1:, :]                              # (..., F, N, Y)
     M = -(-N // block)                                                      # blocks
     pad = M * block - N                                                     # padding: w = 0, D = 0
     wb = _pad_seq(w, pad, 1).reshape(*w.shape[:-1], M, block)              # (..., F, M, block)
     Db = _pad_seq(D, pad, 2).reshape(*D.shape[:-2], M, block, D.shape[-1])  # (..., F, M, block, Y)
-    local = torch.exp(_segsum(wb)) @ Db                                     # (..., F, M, block, Y), zero state in
+    local = causal_matmul(torch.exp(_segsum(wb)), Db)                       # (..., F, M, block, Y), zero state in
     total = _decay_scan(wb.sum(-1), local[..., -1, :], S0, block)           # (..., F, M, Y) after each block
     before = torch.cat([S0[..., None, :], total[..., :-1, :]], dim=-2)      # (..., F, M, Y) entering each block
     S = local + torch.exp(torch.cumsum(wb, dim=-1))[..., None] * before[..., None, :]
@@ -178,7 +178,7 @@ def _decayed_core(q, k, v, g, C, S0, per_feature):
         b_end = b[..., -1:]                                                # (..., N, 1)
         causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
         L = torch.exp((b[..., :, None] - b[..., None, :]).masked_fill(~causal, float("-inf")))   # (..., N, C, C)
-        A = (qc @ kc.transpose(-1, -2)).to(acc) * L                        # (L ∘ Q K^T)
+        A = torch.where(causal, (qc @ kc.transpose(-1, -2)).to(acc) * L, 0.0)   # (L ∘ Q K^T), selected
         q_in = (qc.to(acc) * torch.exp(b)[..., None]).to(dt)
         k_out = (kc.to(acc) * torch.exp(b_end - b)[..., None]).to(dt)
         w = b_end[..., 0][..., None, :]                                    # (..., 1, N)
@@ -189,7 +189,7 @@ def _decayed_core(q, k, v, g, C, S0, per_feature):
         S_after = _decay_scan(w, D.reshape(*batch, 1, N, d_k * d_v),
                               S0.reshape(*batch, 1, d_k * d_v)).reshape(*batch, N, d_k, d_v)
     S_before = torch.cat([S0[..., None, :, :], S_after[..., :-1, :, :]], dim=-3)     # (..., N, d_k, d_v)
-    out = q_in @ S_before.to(dt) + A.to(dt) @ vc                          # (..., N, C, d_v)
+    out = q_in @ S_before.to(dt) + causal_matmul(A.to(dt), vc)            # (..., N, C, d_v)
     return out.reshape(*batch, N * C, d_v)[..., :n, :], S_after[..., -1, :, :]
 
 
@@ -211,15 +211,15 @@ def _gla_intra(qc, kc, b):
     # I = J: exact, elementwise over f
     tri = torch.ones(s, s, dtype=torch.bool, device=dev).tril()
     ex = (bs[..., :, None, :] - bs[..., None, :, :]).masked_fill(~tri[:, :, None], float("-inf"))   # (..., ns, s, s, d_k)
-    A_diag = (qs[..., :, None, :] * ks[..., None, :, :] * torch.exp(ex)).sum(-1)                   # (..., ns, s, s)
+    A_diag = (qs[..., :, None, :] * ks[..., None, :, :] * torch.exp(ex)).sum(-1).masked_fill(~tri, 0.0)   # (..., ns, s, s)
     # I > J: matmuls of rescaled q and k
     below = torch.ones(ns, ns, dtype=torch.bool, device=dev).tril(-1)
     k_hat = (ks * torch.exp(e[..., :, None, :] - bs)).to(dt)                                      # (..., ns_J, s, d_k)
     ex_q = (bs[..., :, None, :, :] - e[..., None, :, None, :]).masked_fill(~below[:, :, None, None], float("-inf"))
     q_hat = (qs[..., :, None, :, :] * torch.exp(ex_q)).to(dt)                                     # (..., ns_I, ns_J, s, d_k)
     A_off = (q_hat @ k_hat[..., None, :, :, :].transpose(-1, -2)).to(acc)                         # (..., ns_I, ns_J, s, s)
-    eye = torch.eye(ns, dtype=acc, device=dev)[:, :, None, None]
-    A = A_off + A_diag[..., :, None, :, :] * eye                                                  # (..., ns, ns, s, s)
+    eye = torch.eye(ns, dtype=torch.bool, device=dev)[:, :, None, None]
+    A = torch.where(eye, A_diag[..., :, None, :, :], torch.where(below[:, :, None, None], A_off, 0.0))   # (..., ns, ns, s, s)
     return A.transpose(-3, -2).reshape(*lead, C, C)                       # [I s + i, J s + j]
 
 
@@ -247,7 +247,42 @@ def _delta_core(q, k, v, beta, C, S0):
     S_before, S_final = _affine_scan(trans, KWU[..., d_k:], S0)            # (..., N, d_k, d_v)
     P = U - W @ S_before                                                   # pseudo-values U - W S: (..., N, C, d_v)
     A = (qc @ kc.transpose(-1, -2)).tril()                                 # (..., N, C, C), diagonal included
-    out = qc @ S_before.to(dt) + A @ P.to(dt)                              # (..., N, C, d_v)
+    out = qc @ S_before.to(dt) + causal_matmul(A, P.to(dt))               # (..., N, C, d_v)
+    return out.reshape(*batch, N * C, d_v)[..., :n, :], S_final
+
+
+def _gated_delta_core(q, k, v, beta, g, C, S0):
+    """q, k: (..., n, d_k), v: (..., n, d_v) in dt; beta, g: (..., n) and S0 (..., d_k, d_v) in acc."""
+    dt, acc = v.dtype, S0.dtype
+    n, d_k, d_v = k.shape[-2], k.shape[-1], v.shape[-1]
+    batch = k.shape[:-2]
+    N = max(-(-n // C), 1)
+    pad = N * C - n                                                        # padding: beta = 0, g = 0 (a = 1): identity steps
+    q, k, v = (_pad_seq(x, pad, 2) for x in (q, k, v))
+    beta, g = _pad_seq(beta, pad, 1), _pad_seq(g, pad, 1)
+    qc = q.reshape(*batch, N, C, d_k)                                      # (..., N, C, d_k)
+    kc = k.reshape(*batch, N, C, d_k)
+    vc = v.reshape(*batch, N, C, d_v)
+    bc = beta.reshape(*batch, N, C, 1)                                     # (..., N, C, 1)
+    b = torch.cumsum(g.reshape(*batch, N, C), dim=-1)                      # (..., N, C): log gamma_i, in acc
+    causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+    Gamma = torch.exp((b[..., :, None] - b[..., None, :]).masked_fill(~causal, float("-inf")))   # (..., N, C, C)
+    gamma = torch.exp(b)[..., None]                                        # (..., N, C, 1)
+    kf = kc.to(acc)
+    eye_C = torch.eye(C, dtype=acc, device=q.device)
+    lower = eye_C + (bc * Gamma * (kf @ kf.transpose(-1, -2))).tril(-1)    # I + tril(diag(beta) (Gamma ∘ K K^T), -1)
+    rhs = torch.cat([bc * gamma * kf, bc * vc.to(acc)], dim=-1)            # diag(beta) [diag(gamma) K, V]
+    WU = torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)
+    W, U = WU[..., :d_k], WU[..., d_k:]                                    # (..., N, C, d_k), (..., N, C, d_v)
+    k_end = kf * torch.exp(b[..., -1:] - b)[..., None]                     # diag(gamma_C / gamma) K: (..., N, C, d_k)
+    KWU = k_end.transpose(-1, -2) @ WU                                     # (..., N, d_k, d_k + d_v)
+    eye_k = torch.eye(d_k, dtype=acc, device=q.device)
+    trans = torch.exp(b[..., -1])[..., None, None] * eye_k - KWU[..., :d_k]   # gamma_C I - K_end^T W
+    S_before, S_final = _affine_scan(trans, KWU[..., d_k:], S0)            # (..., N, d_k, d_v)
+    P = U - W @ S_before                                                   # pseudo-values U - W S: (..., N, C, d_v)
+    A = torch.where(causal, (qc @ kc.transpose(-1, -2)).to(acc) * Gamma, 0.0)   # Gamma ∘ tril(Q K^T), selected
+    q_in = (qc.to(acc) * gamma).to(dt)                                     # diag(gamma) Q
+    out = q_in @ S_before.to(dt) + causal_matmul(A.to(dt), P.to(dt))      # (..., N, C, d_v)
     return out.reshape(*batch, N * C, d_v)[..., :n, :], S_final
 
 
@@ -311,6 +346,49 @@ def _prepare_delta(q, k, v, beta, chunk_size, state):
     return beta.to(acc), S0
 
 
+def _prepare_gated_delta(q, k, v, beta, log_decay, chunk_size, state):
+    b, S0 = _prepare_delta(q, k, v, beta, chunk_size, state)
+    check_gate("log_decay", log_decay, k, per_feature_ok=False, backend="torch")
+    check_same_device(q=q, k=k, v=v, log_decay=log_decay)
+    _check_log_decay(log_decay)
+    return b, log_decay.to(S0.dtype), S0
+
+
+def compute_dtype(dtype):
+    """The dtype the cores' matmul operands take for inputs of `dtype`.
+
+    bfloat16 stays bfloat16 (float32 accumulation inside the matmul, sums in float32); float16 runs in
+    float32, because scores and states exceed its range (65504) where bfloat16's (3e38) holds them;
+    float32 and float64 stay as they are."""
+    return dtype if dtype == torch.bfloat16 else accumulation_dtype(dtype)
+
+
+def _run(core, q, k, v, gates, C, S0, *flags):
+    """Validated inputs -> (out in v.dtype, S_final in S0's dtype): the dtype policy, chunk_size clamped
+    to n (a longer chunk would only be padding), and n = 0 (the state unchanged)."""
+    n = k.shape[-2]
+    if n == 0:
+        return v.clone(), S0
+    dt = compute_dtype(v.dtype)
+    out, S = core(q.to(dt), k.to(dt), v.to(dt), *(x.to(S0.dtype) for x in gates), min(int(C), n), S0, *flags)
+    return out.to(v.dtype), S
+
+
+def run_decayed(q, k, v, log_decay, per_feature, C, S0, core=_decayed_core):
+    """The fast decay form on validated inputs (what linattn_edu.torch.decayed_linear_attention calls)."""
+    return _run(core, q, k, v, (log_decay,), C, S0, per_feature)
+
+
+def run_delta(q, k, v, beta, C, S0, core=_delta_core):
+    """The fast delta rule on validated inputs (what linattn_edu.torch.delta_rule_attention calls)."""
+    return _run(core, q, k, v, (beta,), C, S0)
+
+
+def run_gated_delta(q, k, v, beta, log_decay, C, S0, core=_gated_delta_core):
+    """The fast gated delta rule on validated inputs (what linattn_edu.torch.gated_delta_rule_attention calls)."""
+    return _run(core, q, k, v, (beta, log_decay), C, S0)
+
+
 def decayed_linear_attention(q, k, v, log_decay, chunk_size=64, state=None, _core=_decayed_core):
     """Fast chunkwise S_t = a_t S_{t-1} + k_t v_t^T (per feature: diag(a_t) S_{t-1}), o_t = S_t^T q_t.
 
@@ -319,10 +397,7 @@ def decayed_linear_attention(q, k, v, log_decay, chunk_size=64, state=None, _cor
     or None. Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in float32 / float64).
     """
     per_feature, g, S0 = _prepare_decayed(q, k, v, log_decay, chunk_size, state)
-    if k.shape[-2] == 0:
-        return v.clone(), S0
-    out, S = _core(q, k, v, g, int(chunk_size), S0, per_feature)
-    return out.to(v.dtype), S
+    return run_decayed(q, k, v, g, per_feature, chunk_size, S0, _core)
 
 
 def delta_rule_attention(q, k, v, beta, chunk_size=64, state=None, _core=_delta_core):
@@ -333,10 +408,19 @@ def delta_rule_attention(q, k, v, beta, chunk_size=64, state=None, _core=_delta_
     Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in float32 / float64).
     """
     b, S0 = _prepare_delta(q, k, v, beta, chunk_size, state)
-    if k.shape[-2] == 0:
-        return v.clone(), S0
-    out, S = _core(q, k, v, b, int(chunk_size), S0)
-    return out.to(v.dtype), S
+    return run_delta(q, k, v, b, chunk_size, S0, _core)
+
+
+def gated_delta_rule_attention(q, k, v, beta, log_decay, chunk_size=64, state=None, _core=_gated_delta_core):
+    """Fast chunkwise S_t = a_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = S_t^T q_t (Gated DeltaNet).
+
+    Same arguments and results as linattn_edu.torch.gated_delta_rule_attention with an integer chunk_size:
+    q, k: (..., n, d_k), v: (..., n, d_v), beta, log_decay: (..., n) (a_t = exp(log_decay_t)),
+    state: (..., d_k, d_v) or None. Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in
+    float32 / float64).
+    """
+    b, g, S0 = _prepare_gated_delta(q, k, v, beta, log_decay, chunk_size, state)
+    return run_gated_delta(q, k, v, b, g, chunk_size, S0, _core)
 
 
 def unnormalised_linear_attention(q, k, v, phi, chunk_size=64, state=None, _core=_linear_unnormalised_core):
@@ -366,6 +450,7 @@ def unnormalised_linear_attention(q, k, v, phi, chunk_size=64, state=None, _core
 
 _PUBLIC = {"decayed_linear_attention": (decayed_linear_attention, _decayed_core),
            "delta_rule_attention": (delta_rule_attention, _delta_core),
+           "gated_delta_rule_attention": (gated_delta_rule_attention, _gated_delta_core),
            "unnormalised_linear_attention": (unnormalised_linear_attention, _linear_unnormalised_core)}
 
 
@@ -374,8 +459,9 @@ def compiled(name, mode=None, dynamic=False):
     """The fast function `name` with its core under torch.compile(mode=mode, dynamic=dynamic), built once.
 
         fast = compiled("delta_rule_attention")            # then fast(q, k, v, beta, 64)
+        fast = compiled("gated_delta_rule_attention")      # then fast(q, k, v, beta, log_decay, 64)
 
-    For the decay and delta forms validation stays eager (its value checks read the data, which would
+    For the decay, delta and gated delta forms validation stays eager (its value checks read the data, which would
     break the graph) and the core is compiled; the unnormalised form has shape checks only, so the whole
     function is compiled (the feature map fuses into the kernels, as in compiled_chunked_linear_attention).
     dynamic=False compiles once per input shape; dynamic=None lets torch decide (recompiles once

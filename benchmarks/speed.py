@@ -27,7 +27,8 @@ gradients also wrt the gates):
                       gating.py form, C = 64) against fla chunk_simple_gla
     gla_*             per-feature decay (GLA) against fla chunk_gla
     delta_*           the delta rule (DeltaNet) against fla chunk_delta_rule
-    gated_delta_ref   Gated DeltaNet (linattn_edu.torch.gated_delta, when it exists) against fla chunk_gated_delta_rule
+    gated_delta_*     Gated DeltaNet: _fast (chunkwise_fast, eager), _compiled, _ref (the readable gated_delta.py
+                      form, C = 64) against fla chunk_gated_delta_rule
 
 Times: CUDA events around each call (host clock on the CPU), a warm-up call first (compilation and
 Triton autotuning stay out), then repeats up to a time budget (at least 5), the median reported;
@@ -148,6 +149,12 @@ def _compiled_delta_core(mode, dynamic):
                          mode=mode, dynamic=dynamic)
 
 
+def _compiled_gated_delta_core(mode, dynamic):
+    """chunkwise_fast's gated delta core with the l2 normalisation of q, k inside the compiled graph."""
+    return torch.compile(lambda q, k, v, b, g, C, S0: cf._gated_delta_core(_l2(q), _l2(k), v, b, g, C, S0),
+                         mode=mode, dynamic=dynamic)
+
+
 def _elu_plus_one_fused(x):
     """elu(x) + 1 in two eager kernels (F.elu, add): the fastest eager phi, used for fla's inputs.
 
@@ -230,6 +237,7 @@ def gated_methods(args):
     unnorm = cf.compiled("unnormalised_linear_attention", mode=mode, dynamic=args.compile_dynamic)
     decay = cf.compiled("decayed_linear_attention", mode=mode, dynamic=args.compile_dynamic)
     delta_core = _compiled_delta_core(mode, args.compile_dynamic)
+    gated_delta_core = _compiled_gated_delta_core(mode, args.compile_dynamic)
     big = {"cuda": 16384, "cpu": 1024}
     ms = [
         Method("sdpa_flash", "softmax, SDPA causal, FlashAttention-2 forced", _sdpa_forced("FLASH_ATTENTION"),
@@ -272,6 +280,12 @@ def gated_methods(args):
                ref=_ref_delta, max_T={"cuda": 4096, "cpu": 1024}),
         Method("fla_gated_delta", "fla chunk_gated_delta_rule (l2 norm in kernel)", _fla_gated_delta,
                "gated_delta", layout="bthd", gates="decay_beta", ref=_ref_gated_delta),
+        Method("gated_delta_compiled", f"Gated DeltaNet, chunkwise_fast C={cc}, compiled (l2 norm inside)",
+               lambda q, k, v, g, b: cf.gated_delta_rule_attention(q, k, v, b, g, cc, _core=gated_delta_core)[0],
+               "gated_delta", gates="decay_beta", ref=_ref_gated_delta),
+        Method("gated_delta_fast", f"Gated DeltaNet, chunkwise_fast C={cc}, eager",
+               lambda q, k, v, g, b: cf.gated_delta_rule_attention(_l2(q), _l2(k), v, b, g, cc)[0], "gated_delta",
+               gates="decay_beta", ref=_ref_gated_delta),
     ]
     if _gated_delta_module() is not None:
         ms.append(Method("gated_delta_ref", "Gated DeltaNet, linattn_edu.torch.gated_delta C=64, eager",

@@ -30,6 +30,15 @@ gradients also wrt the gates):
     gated_delta_*     Gated DeltaNet: _fast (chunkwise_fast, eager), _compiled, _ref (the readable gated_delta.py
                       form, C = 64) against fla chunk_gated_delta_rule
 
+The Triton kernels of notebook 13 (linattn_edu.kernels, phi = elu+1 fused; GPU, or TRITON_INTERPRET=1 on the CPU):
+
+    triton_norm / triton_unnorm   kernels.chunked_linear_attention(normalise=True / False), chunk --compiled-chunk
+
+`--list-methods` prints every name. On a GPU each softmax row records the SDPA backend that ran
+(`sdpa_backend`, read off the names of the CUDA kernels of one call), and `--profile-T` stores, per
+profiled method, its CUDA kernel time grouped into matmul / scan / elementwise / other (`kernel_group`);
+the launch gaps are the timed median minus the kernel time of one call.
+
 Times: CUDA events around each call (host clock on the CPU), a warm-up call first (compilation and
 Triton autotuning stay out), then repeats up to a time budget (at least 5), the median reported;
 on a GPU the L2 cache is flushed between repeats. "fwd" runs under torch.no_grad(); "fwd+bwd" adds
@@ -141,6 +150,14 @@ def _ref_delta(q, k, v, beta):
 
 def _ref_gated_delta(q, k, v, g, beta):
     return _gated_delta_module().gated_delta_rule_attention(_l2(q), _l2(k), v, beta, g, chunk_size=64)[0]
+
+
+def _triton(normalise, chunk_size):
+    """The Triton kernels of notebook 13, imported at the first call (Triton is an optional extra)."""
+    def fn(q, k, v):
+        from linattn_edu.kernels import chunked_linear_attention as kernels
+        return kernels(q, k, v, PHI, chunk_size, normalise=normalise)[0]
+    return fn
 
 
 def _compiled_delta_core(mode, dynamic):
@@ -286,6 +303,10 @@ def gated_methods(args):
         Method("gated_delta_fast", f"Gated DeltaNet, chunkwise_fast C={cc}, eager",
                lambda q, k, v, g, b: cf.gated_delta_rule_attention(_l2(q), _l2(k), v, b, g, cc)[0], "gated_delta",
                gates="decay_beta", ref=_ref_gated_delta),
+        Method("triton_norm", f"Triton kernels (linattn_edu.kernels) C={cc}, normalised, elu+1 fused",
+               _triton(True, cc), "linear", max_T={"cpu": 256}),
+        Method("triton_unnorm", f"Triton kernels (linattn_edu.kernels) C={cc}, unnormalised, elu+1 fused",
+               _triton(False, cc), "unnorm", ref=_ref_unnorm, max_T={"cpu": 256}),
     ]
     if _gated_delta_module() is not None:
         ms.append(Method("gated_delta_ref", "Gated DeltaNet, linattn_edu.torch.gated_delta C=64, eager",
@@ -492,6 +513,43 @@ def cuda_kernels_of(fn, device):
             if e.device_type == torch.autograd.DeviceType.CUDA and dev_time(e) > 0]
 
 
+GROUPS = ("matmul", "scan", "elementwise", "other")
+_SCAN = ("cumsum", "scan", "kernel_h", "_dh", "fwd_h", "recurrent")
+_MATMUL = ("gemm", "nvjet", "cutlass", "xmma", "wgmma", "cublas", "bmm", "triton_tem", "chunk", "kkt", "solve_tril",
+           "w_u", "wy", "dqkwg", "fwd_kernel_o", "dot")
+_ELEMENTWISE = ("triton_poi", "triton_red", "triton_per", "elementwise", "reduce", "elu", "norm", "copy", "fill",
+                "memset", "memcpy", "cat", "index", "where", "softmax")
+
+
+def kernel_group(name):
+    """Which of GROUPS a CUDA kernel belongs to, by its name (torch.profiler's key).
+
+    scan: cumulative sums and state recurrences over chunks (fla's chunk_*_kernel_h / _dh, our
+    scan_kernel, inductor kernels fused around a cumsum); matmul: cuBLAS (nvjet, gemm, cutlass) and
+    Triton kernels built around tl.dot (fla's and our chunk_* kernels, inductor templates);
+    elementwise: inductor's pointwise / reduction kernels and ATen's elementwise, reduction and copy
+    kernels. A fused Triton kernel is counted in one group, by what it is built around."""
+    n = name.lower()
+    if n.startswith(("triton_poi", "triton_red", "triton_per")):      # inductor: fused pointwise / reductions
+        return "scan" if "cumsum" in n or "scan" in n else "elementwise"
+    for group, keys in (("scan", _SCAN), ("matmul", _MATMUL), ("elementwise", _ELEMENTWISE)):
+        if any(key in n for key in keys):
+            return group
+    return "other"
+
+
+def sdpa_backend(kernel_names):
+    """The SDPA backend that ran, from the names of its CUDA kernels: cudnn, flash, efficient or math."""
+    names = " ".join(kernel_names).lower()
+    if "cudnn" in names:
+        return "cudnn"
+    if "flash" in names:
+        return "flash"
+    if "fmha" in names or "efficient" in names or "mem_eff" in names:
+        return "efficient"
+    return "math"
+
+
 def profile(method, mode, T, args, device, top=12):
     """Kernel-time table of one call (3 calls profiled) with torch.profiler: where the time goes."""
     q, k, v, do, gates = inputs_for(method, args.B, args.H, T, args.D, args.dtype, device, seed=T,
@@ -515,7 +573,13 @@ def profile(method, mode, T, args, device, top=12):
                       torch.autograd.DeviceType.CUDA), key=lambda r: -r[1])
     total = {"kernel": "(all CUDA kernels)", "ms_per_call": sum(t for _, t, _ in kernels),
              "launches_per_call": sum(c for _, _, c in kernels)}
-    return table, [total] + [{"kernel": n[:120], "ms_per_call": t, "launches_per_call": c} for n, t, c in kernels[:top]]
+    groups = {g: {"ms_per_call": 0.0, "launches_per_call": 0} for g in GROUPS}
+    for n, t, c in kernels:                             # every kernel, also those beyond `top`
+        groups[kernel_group(n)]["ms_per_call"] += t
+        groups[kernel_group(n)]["launches_per_call"] += c
+    listed = [{"kernel": n[:120], "ms_per_call": t, "launches_per_call": c, "group": kernel_group(n)}
+              for n, t, c in kernels[:top]]
+    return table, [total] + listed, groups
 
 
 def compile_cost(args, device, lengths=(4096, 16384, 65536)):
@@ -595,6 +659,9 @@ def parse(argv=None):
     p.add_argument("--budget-s", type=float, default=None, help="time budget per timed case (default 0.3 cuda, 0.5 cpu)")
     p.add_argument("--max-case-s", type=float, default=20.0, help="skip longer T for a method once one call takes this long")
     p.add_argument("--deadline-s", type=float, default=None, help="stop starting new timed cases after this many s")
+    p.add_argument("--end-s", type=float, default=None,
+                   help="after this many s skip the remaining correctness checks and profiles (recorded as skipped)")
+    p.add_argument("--list-methods", action="store_true", help="print the method names and exit")
     p.add_argument("--check-T", type=int, default=None, help="length of the small correctness check (default 1024 cuda, 256 cpu)")
     p.add_argument("--no-long-check", action="store_true", help="skip the output-error check at the longest T")
     p.add_argument("--warm-only", action="store_true", help="make every first call (compile, autotune), time nothing")
@@ -635,6 +702,9 @@ def main(argv=None):
     except AttributeError:
         torch._dynamo.config.cache_size_limit = 64
     methods = make_methods(args)
+    if args.list_methods:
+        print(",".join(m.name for m in methods))
+        return None
     if args.max_T_recurrent:
         next(m for m in methods if m.name == "recurrent").max_T[device.type] = args.max_T_recurrent
     if args.methods:
@@ -657,6 +727,8 @@ def main(argv=None):
                        "compiled_chunk": args.compiled_chunk, "compile_mode": args.compile_mode,
                        "compile_dynamic": args.compile_dynamic, "warm_only": args.warm_only,
                        "versions": versions(device),
+                       "env": {k: os.environ.get(k) for k in ("FLA_CACHE_RESULTS", "TRITON_CACHE_DIR",
+                                                               "TORCHINDUCTOR_CACHE_DIR", "TRITON_INTERPRET")},
                        "timing": "median of >= 5 repeats after one warm-up call; CUDA events with L2 flush "
                                  "(cuda) or perf_counter (cpu); fwd under no_grad; fwd+bwd = forward + "
                                  "autograd.grad wrt q, k, v; peak memory includes inputs"},
@@ -731,6 +803,11 @@ def main(argv=None):
                             row["peak_gib"] = timer.peak_gib(fn)
                             row["inputs_gib"] = sum(x.numel() * x.element_size() for x in
                                                     ((q, k, v, do) if mode == "fwd+bwd" else (q, k, v)) + gates) / 2**30
+                            if method.kind == "softmax" and device.type == "cuda":   # which SDPA kernel ran
+                                names = [r_["kernel"] for r_ in cuda_kernels_of(fn, device)]
+                                row["sdpa_backend"] = sdpa_backend(names)
+                                row["sdpa_kernels"] = [n for n in names if "sdpa" in n.lower() or "fmha" in n.lower()
+                                                       or "flash" in n.lower() or "attention" in n.lower()][:4]
                             if row["ms"] > 1e3 * args.max_case_s:
                                 stop = f"previous T took {row['ms']:.0f} ms"
                     except OOM as e:
@@ -766,10 +843,16 @@ def main(argv=None):
                     say(f"{method.name:18s} {mode:8s} T={T:6d}  {row['status']}")
                 save()
 
-    # --- correctness against float64 ------------------------------------------------------------
+    # --- correctness against float64, then the profiles, then the long check ---------------------
+    def late():
+        return args.end_s is not None and time.perf_counter() - t_start > args.end_s
+
     B_small, H_small = (2, 4) if device.type == "cuda" else (1, 2)
     for method in methods:
         if args.check_T > method.max_T.get(device.type, args.check_T):
+            continue
+        if late():
+            record["correctness"].append({"method": method.name, "T": args.check_T, "error": "skipped: --end-s"})
             continue
         try:
             res = check_correctness(method, B_small, H_small, args.check_T, args.D, args.dtype, device)
@@ -779,11 +862,46 @@ def main(argv=None):
             res = {"method": method.name, "T": args.check_T, "error": f"{type(e).__name__}: {str(e)[:200]}"}
         record["correctness"].append(res)
         save()
+    if args.profile_T and not args.warm_only:
+        record["profile"] = []
+        wanted = args.profile_methods.split(",")
+        timed = {(r["method"], r["mode"], r["T"]): r["ms"] for r in record["results"]}
+        with open(out_path + ".profile.txt", "w") as f:
+            for method in methods:
+                if method.name not in wanted:
+                    continue
+                for mode in args.modes:
+                    if late():
+                        record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
+                                                  "status": "skipped: --end-s"})
+                        continue
+                    try:
+                        table, kernels, groups = profile(method, mode, args.profile_T, args, device,
+                                                         top=args.profile_top)
+                    except RuntimeError as e:
+                        if not (method.name.startswith("fla_") or args.keep_going):
+                            raise
+                        f.write(f"== {method.name} {mode} T={args.profile_T}: refused: {str(e)[:200]}\n")
+                        record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
+                                                  "status": "refused: " + str(e).split("\n")[0][:200]})
+                        continue
+                    f.write(f"== {method.name} {mode} T={args.profile_T} (3 calls)\n{table}\n")
+                    ms = timed.get((method.name, mode, args.profile_T))
+                    record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
+                                              "status": "ok", "kernels": kernels, "groups": groups,
+                                              "timed_ms": ms, "launch_gaps_ms": None if ms is None else
+                                              ms - kernels[0]["ms_per_call"]})
+                    save()
     long_T = max(args.T)
+    if not args.warm_only and not late():
+        record["precision"] = cumsum_precision(sorted({min(args.T), 4 * min(args.T), min(long_T, 16384)}), device)
     if not args.no_long_check:
         for method in methods:
             if method.kind == "softmax" or method.name in ("quadratic", "recurrent", "cumsum") or \
                     method.max_T.get(device.type, long_T) < long_T:
+                continue
+            if late():
+                record["correctness"].append({"method": method.name, "T": long_T, "error": "skipped: --end-s"})
                 continue
             try:
                 res = check_correctness(method, 1, 2, long_T, args.D, args.dtype, device, grads=False)
@@ -795,26 +913,6 @@ def main(argv=None):
             if device.type == "cuda":
                 torch.cuda.empty_cache()
             save()
-    if not args.warm_only:
-        record["precision"] = cumsum_precision(sorted({min(args.T), 4 * min(args.T), min(long_T, 16384)}), device)
-    if args.profile_T and not args.warm_only:
-        record["profile"] = []
-        wanted = args.profile_methods.split(",")
-        with open(out_path + ".profile.txt", "w") as f:
-            for method in methods:
-                if method.name not in wanted:
-                    continue
-                for mode in args.modes:
-                    try:
-                        table, kernels = profile(method, mode, args.profile_T, args, device, top=args.profile_top)
-                    except RuntimeError as e:
-                        if not method.name.startswith("fla_"):
-                            raise
-                        f.write(f"== {method.name} {mode} T={args.profile_T}: refused: {str(e)[:200]}\n")
-                        continue
-                    f.write(f"== {method.name} {mode} T={args.profile_T} (3 calls)\n{table}\n")
-                    record["profile"].append({"method": method.name, "mode": mode, "T": args.profile_T,
-                                              "kernels": kernels})
     record["meta"]["wall_s"] = time.perf_counter() - t_start
     save()
     if not args.quiet and not args.warm_only:

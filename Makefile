@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels figures book browser-deps clean
+.PHONY: setup hooks lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels figures book browser-deps clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[test,book,kernels]"
 	touch $(STAMP)
+
+# Contributors, once per clone: the nbstripout git filter that .gitattributes names, so `git add` strips
+# outputs, execution counts and widget state from a notebook (cell ids are kept: they are stable names).
+# git config is not cloned, so CI checks the result instead (tests/test_repo.py).
+NBSTRIPOUT := "$(abspath $(PY))" -m nbstripout --keep-id
+hooks: setup
+	git config filter.nbstripout.clean '$(NBSTRIPOUT)'
+	git config filter.nbstripout.smudge cat
+	git config filter.nbstripout.required true
+	git config diff.ipynb.textconv '$(NBSTRIPOUT) -t'
+	$(PY) -m nbstripout --is-installed && echo "nbstripout filter installed for this clone"
 
 # A notebook saved under notebooks/ is written without outputs or widget state (linattn_edu/panels/_lab.py),
 # so the tracked notebooks stay clean and reopen without "Error displaying widget".

@@ -2,6 +2,9 @@
 import json
 import pathlib
 import re
+import subprocess
+import sys
+
 import pytest
 
 tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11; the packaging checks run there")
@@ -27,6 +30,62 @@ def test_notebook_stored_without_outputs(nb):
         if cell["cell_type"] == "code":
             assert cell.get("outputs", []) == [], f"{nb.name} cell {i} has stored outputs (clear them)"
             assert cell.get("execution_count") is None, f"{nb.name} cell {i} has an execution count"
+
+
+def _nbstripout(paths):
+    """{path: the notebook as `nbstripout --keep-id` (the filter `make hooks` installs) would stage it}; one process."""
+    run = subprocess.run([sys.executable, "-m", "nbstripout", "--keep-id", "--textconv", *map(str, paths)],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, f"nbstripout failed (is the test extra installed?): {run.stderr}"
+    decoder, text, pos, docs = json.JSONDecoder(), run.stdout, 0, []
+    while text[pos:].strip():
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        doc, pos = decoder.raw_decode(text, pos)
+        docs.append(doc)
+    assert len(docs) == len(paths), f"nbstripout printed {len(docs)} notebooks for {len(paths)} files"
+    return dict(zip(paths, docs))
+
+
+@pytest.fixture(scope="module")
+def stripped():
+    return _nbstripout(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_as_the_nbstripout_filter_leaves_it(nb, stripped):
+    """`make hooks` installs the nbstripout filter (.gitattributes) in a contributor's clone; git config is
+    not cloned, so here the tracked notebook must already be what that filter would stage: no outputs,
+    counts, widget state (the cause of "Error displaying widget: model not found" on reopening) or
+    execution metadata. Compared as JSON, so key order and indentation do not matter."""
+    stored = json.loads(nb.read_text())
+    assert "widgets" not in stored.get("metadata", {}), f"{nb.name} stores widget state (metadata.widgets)"
+    assert stripped[nb] == stored, (
+        f"{nb.name} is not stored as `nbstripout --keep-id` would stage it; run "
+        f"`.venv/bin/python -m nbstripout --keep-id {nb.relative_to(ROOT)}` (and `make hooks` once)")
+
+
+def test_the_nbstripout_check_catches_a_saved_notebook(tmp_path):
+    """The comparison above fails for a notebook as JupyterLab saves it (outputs, a count, widget state)."""
+    nb = json.loads(NOTEBOOKS[0].read_text())
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["42\n"]}]
+    code["execution_count"] = 7
+    nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    saved = tmp_path / "saved.ipynb"
+    saved.write_text(json.dumps(nb, indent=1))
+    clean = _nbstripout([saved])[saved]
+    assert clean != nb
+    code_clean = next(c for c in clean["cells"] if c["cell_type"] == "code")
+    assert code_clean["outputs"] == [] and code_clean["execution_count"] is None
+    assert "widgets" not in clean["metadata"]
+    assert [c.get("id") for c in clean["cells"]] == [c.get("id") for c in nb["cells"]], "cell ids must be kept"
+
+
+def test_gitattributes_routes_notebooks_through_nbstripout():
+    lines = [line.split() for line in (ROOT / ".gitattributes").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert ["*.ipynb", "filter=nbstripout"] in lines and ["*.ipynb", "diff=ipynb"] in lines, lines
+    assert "filter.nbstripout.clean" in (ROOT / "Makefile").read_text(), "make hooks must define the filter"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

@@ -77,12 +77,43 @@ def check_fast_paths(device, dtype, rtol, failed):
                                         (q, k, v, -torch.rand(2, 3, 157, 16, generator=g, dtype=torch.float64) / 4)),
         "fast: delta rule": (cf.delta_rule_attention, lt.delta_rule_attention,
                              (q, kn, v, torch.rand(2, 3, 157, generator=g, dtype=torch.float64))),
+        "fast: gated delta rule": (cf.gated_delta_rule_attention, lt.gated_delta_rule_attention,
+                                   (q, kn, v, torch.rand(2, 3, 157, generator=g, dtype=torch.float64),
+                                    -torch.rand(2, 3, 157, generator=g, dtype=torch.float64))),
     }
     rows = []
     for name, (fast, ref, args_) in cases.items():
         want = ref(*args_, None, S0)
         dev_args = [x.to(device=device, dtype=dtype) for x in args_]
         got = fast(*dev_args, 32, S0.to(device=device, dtype=dtype))
+        err = max(float((a.detach().double().cpu() - b).norm() / b.norm()) for a, b in zip(got, want))
+        rows.append((name, 1, err, "ok" if err <= rtol else "FAIL"))
+        if err > rtol:
+            failed.append(name)
+    # the unnormalised fast path and the Triton kernels (when Triton is there) against the readable
+    # forms in float64: normalised chunked, and zero decay for the unnormalised form (out, S compared)
+    z0 = torch.rand(2, 3, 16, generator=g, dtype=torch.float64) + 1.0
+    unnorm_ref = lt.decayed_linear_attention(lt.elu_plus_one(q), lt.elu_plus_one(k), v, torch.zeros_like(q[..., 0]),
+                                             None, S0)
+    out, (S, z) = lt.chunked_linear_attention(q, k, v, "elu_plus_one", 32, state=(S0, z0))
+    norm_ref = (out, S, z)
+    dq_, dk_, dv_, dS0, dz0 = (x.to(device=device, dtype=dtype) for x in (q, k, v, S0, z0))
+
+    def out_S(res, with_z=False):
+        o, (S_, z_) = res
+        return (o, S_, z_) if with_z else (o, S_)
+    cases = [("fast: unnormalised linear", lambda: out_S(cf.unnormalised_linear_attention(
+        dq_, dk_, dv_, "elu_plus_one", 32, state=(dS0, dz0))), unnorm_ref)]
+    try:
+        from linattn_edu.kernels import chunked_linear_attention as kernels
+        cases += [("triton: normalised", lambda: out_S(kernels(dq_, dk_, dv_, "elu_plus_one", 32, state=(dS0, dz0)),
+                                                       with_z=True), norm_ref),
+                  ("triton: unnormalised", lambda: out_S(kernels(dq_, dk_, dv_, "elu_plus_one", 32, state=(dS0, dz0),
+                                                                 normalise=False)), unnorm_ref)]
+    except ImportError as e:
+        print(f"Triton kernels not checked: {e}")
+    for name, fn, want in cases:
+        got = fn()
         err = max(float((a.detach().double().cpu() - b).norm() / b.norm()) for a, b in zip(got, want))
         rows.append((name, 1, err, "ok" if err <= rtol else "FAIL"))
         if err > rtol:

@@ -664,6 +664,7 @@ def parse(argv=None):
     p.add_argument("--list-methods", action="store_true", help="print the method names and exit")
     p.add_argument("--check-T", type=int, default=None, help="length of the small correctness check (default 1024 cuda, 256 cpu)")
     p.add_argument("--no-long-check", action="store_true", help="skip the output-error check at the longest T")
+    p.add_argument("--no-check", action="store_true", help="skip the float64 correctness checks (e.g. in a warm-up)")
     p.add_argument("--warm-only", action="store_true", help="make every first call (compile, autotune), time nothing")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/local/<device>-<date>.json)")
     p.add_argument("--profile-T", type=int, default=None,
@@ -712,7 +713,8 @@ def main(argv=None):
         unknown = set(wanted) - {m.name for m in methods}
         if unknown:
             raise SystemExit(f"--methods: unknown {sorted(unknown)}; choose from {[m.name for m in methods]}")
-        methods = [m for m in methods if m.name in wanted]
+        by_name = {m.name: m for m in methods}
+        methods = [by_name[n] for n in dict.fromkeys(wanted)]     # in the order given: the sweep's order
     elif device.type == "cpu":                        # GPU-only or compile-heavy methods: name them to run them
         methods = [m for m in methods if m.name in DEFAULT_CPU]
     if any(m.name.startswith("fla_") for m in methods) and not (device.type == "cuda" and fla_available()):
@@ -848,7 +850,7 @@ def main(argv=None):
         return args.end_s is not None and time.perf_counter() - t_start > args.end_s
 
     B_small, H_small = (2, 4) if device.type == "cuda" else (1, 2)
-    for method in methods:
+    for method in ([] if args.no_check else methods):
         if args.check_T > method.max_T.get(device.type, args.check_T):
             continue
         if late():
@@ -895,7 +897,7 @@ def main(argv=None):
     long_T = max(args.T)
     if not args.warm_only and not late():
         record["precision"] = cumsum_precision(sorted({min(args.T), 4 * min(args.T), min(long_T, 16384)}), device)
-    if not args.no_long_check:
+    if not (args.no_long_check or args.no_check):
         for method in methods:
             if method.kind == "softmax" or method.name in ("quadratic", "recurrent", "cumsum") or \
                     method.max_T.get(device.type, long_T) < long_T:

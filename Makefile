@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup hooks lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels figures book browser-deps clean
+.PHONY: setup hooks lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels bench-panels-browser figures book browser-deps clean
 
 setup: $(STAMP)
 
@@ -89,6 +89,11 @@ bench: setup
 
 bench-panels: setup
 	$(PY) -m benchmarks.panels
+
+# Slider latency in the browser (input event -> new picture), five moves per slider; prints per-panel
+# median / p95. Add LINATTN_LATENCY_STRICT=1 to fail above issue #16's targets.
+bench-panels-browser: setup browser-deps
+	LINATTN_LATENCY_MOVES=4 $(PY) -m pytest tests/browser -m browser -s -rs
 
 figures: setup
 	MPLBACKEND=Agg $(PY) figures/make_figures.py --out figures

@@ -30,6 +30,9 @@ gradients also wrt the gates):
     gated_delta_*     Gated DeltaNet: _fast (chunkwise_fast, eager), _compiled, _ref (the readable gated_delta.py
                       form, C = 64) against fla chunk_gated_delta_rule
 
+(linattn_edu.torch's decayed / delta / gated delta functions with an integer chunk_size run chunkwise_fast,
+so the _ref methods and the float64 references call the readable chunked forms, _*_chunked_reference.)
+
 The Triton kernels of notebook 13 (linattn_edu.kernels, phi = elu+1 fused; GPU, or TRITON_INTERPRET=1 on the CPU):
 
     triton_norm / triton_unnorm   kernels.chunked_linear_attention(normalise=True / False), chunk --compiled-chunk
@@ -66,6 +69,9 @@ import torch.nn.functional as F
 from linattn_edu import torch as lt
 from linattn_edu.torch import chunkwise_fast as cf
 from linattn_edu.torch.causal import chunked_from_features, compiled_chunked_linear_attention
+from linattn_edu.torch.delta_rule import _delta_chunked_reference
+from linattn_edu.torch.gated_delta import _gated_delta_chunked_reference
+from linattn_edu.torch.gating import _decayed_chunked_reference
 from linattn_edu.torch.reassociation import accumulation_dtype, linear_attention_from_features
 
 PHI = "elu_plus_one"
@@ -98,14 +104,6 @@ def _l2(x):
     return F.normalize(x, dim=-1)
 
 
-def _gated_delta_module():
-    try:
-        from linattn_edu.torch import gated_delta
-        return gated_delta
-    except ImportError:
-        return None
-
-
 # --- fla's kernels: inputs already in [B, T, H, D] (gates [B, T, H] or [B, T, H, D]); scale = 1 ---------
 
 def _fla_chunk_unnorm(q, k, v):
@@ -134,22 +132,24 @@ def _fla_gated_delta(q, k, v, g, beta):
 
 
 # --- float64 references of the gated forms: the readable library forms, never the fast path ----------
+# (lt.decayed_linear_attention & co. with an integer chunk_size run chunkwise_fast; the readable chunked
+# forms are the modules' _*_chunked_reference functions)
 
 def _ref_unnorm(q, k, v):
     fq, fk = lt.elu_plus_one(q), lt.elu_plus_one(k)
-    return lt.decayed_linear_attention(fq, fk, v, torch.zeros_like(fq[..., 0]), chunk_size=64)[0]
+    return _decayed_chunked_reference(fq, fk, v, torch.zeros_like(fq[..., 0]), 64)[0]
 
 
 def _ref_decay(q, k, v, g):
-    return lt.decayed_linear_attention(q, k, v, g, chunk_size=64)[0]
+    return _decayed_chunked_reference(q, k, v, g, 64)[0]
 
 
 def _ref_delta(q, k, v, beta):
-    return lt.delta_rule_attention(_l2(q), _l2(k), v, beta, chunk_size=64)[0]
+    return _delta_chunked_reference(_l2(q), _l2(k), v, beta, 64)[0]
 
 
 def _ref_gated_delta(q, k, v, g, beta):
-    return _gated_delta_module().gated_delta_rule_attention(_l2(q), _l2(k), v, beta, g, chunk_size=64)[0]
+    return _gated_delta_chunked_reference(_l2(q), _l2(k), v, beta, g, 64)[0]
 
 
 def _triton(normalise, chunk_size):
@@ -275,7 +275,7 @@ def gated_methods(args):
                lambda q, k, v, g: cf.decayed_linear_attention(q, k, v, g, cc)[0], "decay", gates="decay",
                ref=_ref_decay),
         Method("decay_ref", "scalar decay, gating.py readable form C=64, eager",
-               lambda q, k, v, g: lt.decayed_linear_attention(q, k, v, g, 64)[0], "decay", gates="decay",
+               lambda q, k, v, g: _decayed_chunked_reference(q, k, v, g, 64)[0], "decay", gates="decay",
                ref=_ref_decay, max_T=big),
         Method("fla_gla", "fla chunk_gla (per-feature decay)", _fla_gla, "decay", layout="bthd", gates="decay_pf",
                ref=_ref_decay),
@@ -293,7 +293,7 @@ def gated_methods(args):
                lambda q, k, v, b: cf.delta_rule_attention(_l2(q), _l2(k), v, b, cc)[0], "delta", gates="beta",
                ref=_ref_delta),
         Method("delta_ref", "delta rule, delta_rule.py readable form C=64 (loop over chunks), eager",
-               lambda q, k, v, b: lt.delta_rule_attention(_l2(q), _l2(k), v, b, 64)[0], "delta", gates="beta",
+               lambda q, k, v, b: _delta_chunked_reference(_l2(q), _l2(k), v, b, 64)[0], "delta", gates="beta",
                ref=_ref_delta, max_T={"cuda": 4096, "cpu": 1024}),
         Method("fla_gated_delta", "fla chunk_gated_delta_rule (l2 norm in kernel)", _fla_gated_delta,
                "gated_delta", layout="bthd", gates="decay_beta", ref=_ref_gated_delta),
@@ -307,12 +307,10 @@ def gated_methods(args):
                _triton(True, cc), "linear", max_T={"cpu": 256}),
         Method("triton_unnorm", f"Triton kernels (linattn_edu.kernels) C={cc}, unnormalised, elu+1 fused",
                _triton(False, cc), "unnorm", ref=_ref_unnorm, max_T={"cpu": 256}),
+        Method("gated_delta_ref", "Gated DeltaNet, gated_delta.py readable form C=64 (loop over chunks), eager",
+               lambda q, k, v, g, b: _gated_delta_chunked_reference(_l2(q), _l2(k), v, b, g, 64)[0],
+               "gated_delta", gates="decay_beta", ref=_ref_gated_delta, max_T=big),
     ]
-    if _gated_delta_module() is not None:
-        ms.append(Method("gated_delta_ref", "Gated DeltaNet, linattn_edu.torch.gated_delta C=64, eager",
-                         lambda q, k, v, g, b: _gated_delta_module().gated_delta_rule_attention(
-                             _l2(q), _l2(k), v, b, g, chunk_size=64)[0],
-                         "gated_delta", gates="decay_beta", ref=_ref_gated_delta, max_T=big))
     return ms
 
 

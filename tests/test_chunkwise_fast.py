@@ -1,5 +1,9 @@
 """linattn_edu.torch.chunkwise_fast equals the readable reference forms (float64, CPU).
 
+The public torch functions with an integer chunk_size run these fast paths, so the references here are the
+recurrences (chunk_size=None) and the readable chunked forms (``_*_chunked_reference``), never the public
+chunked call; test_public_chunked_calls_are_the_fast_path checks the wiring.
+
 Odd lengths, chunk sizes that do not divide n, long scans (the decay scan's recursion, the delta rule's
 blocked affine scan), state hand-off, gradients, and the precision policy in bfloat16."""
 import pytest
@@ -8,6 +12,9 @@ import torch.nn.functional as F
 
 from linattn_edu import torch as lt
 from linattn_edu.torch import chunkwise_fast as cf
+from linattn_edu.torch.delta_rule import _delta_chunked_reference
+from linattn_edu.torch.gated_delta import _gated_delta_chunked_reference
+from linattn_edu.torch.gating import _decayed_chunked_reference
 
 F64 = dict(rtol=1e-10, atol=1e-10)
 
@@ -49,12 +56,12 @@ def test_long_scans_recurse_correctly():
     three levels deep; both against the readable chunked forms."""
     q, k, v, S0, scalar, feature, beta, _ = _inputs(1100, d_k=3, d_v=2, batch=(1,))
     for g in (scalar / 50, feature / 50):
-        ref, S_ref = lt.decayed_linear_attention(q, k, v, g, 64, S0)
+        ref, S_ref = _decayed_chunked_reference(q, k, v, g, 64, S0)
         out, S = cf.decayed_linear_attention(q, k, v, g, 1, S0)
         torch.testing.assert_close(out, ref, **F64)
         torch.testing.assert_close(S, S_ref, **F64)
     kn = F.normalize(k, dim=-1)
-    ref, S_ref = lt.delta_rule_attention(q, kn, v, beta, 64, S0)
+    ref, S_ref = _delta_chunked_reference(q, kn, v, beta, 64, S0)
     out, S = cf.delta_rule_attention(q, kn, v, beta, 1, S0)
     torch.testing.assert_close(out, ref, **F64)
     torch.testing.assert_close(S, S_ref, **F64)
@@ -148,8 +155,8 @@ def test_bfloat16_policy_is_at_bf16_level():
     ld = F.logsigmoid(torch.randn(1, 2, 700, generator=g) + 3)
     beta = torch.sigmoid(torch.randn(1, 2, 700, generator=g)).bfloat16()
     kn, qn = (F.normalize(x.float(), dim=-1).bfloat16() for x in (k, q))
-    cases = [(cf.decayed_linear_attention, lt.decayed_linear_attention, (q, k, v, ld)),
-             (cf.delta_rule_attention, lt.delta_rule_attention, (qn, kn, v, beta))]
+    cases = [(cf.decayed_linear_attention, _decayed_chunked_reference, (q, k, v, ld)),
+             (cf.delta_rule_attention, _delta_chunked_reference, (qn, kn, v, beta))]
     for fast, ref, args in cases:
         out, S = fast(*args, 64)
         want, _ = ref(*(x.double() for x in args), 64)
@@ -227,12 +234,14 @@ def test_gated_delta_reductions():
 
 
 def test_gated_delta_long_scan():
-    """N = 700 chunks of one token: the blocked affine scan two levels deep, against the recurrence."""
+    """N = 700 chunks of one token: the blocked affine scan two levels deep, against the recurrence and the
+    readable chunked form (its loop over 11 chunks of 64)."""
     q, k, v, S0, beta, ld = _gdn_inputs(700, d_k=3, d_v=2, batch=(1,), seed=5)
-    ref, S_ref = lt.gated_delta_rule_attention(q, k, v, beta, ld / 20, None, S0)
     out, S = cf.gated_delta_rule_attention(q, k, v, beta, ld / 20, 1, S0)
-    torch.testing.assert_close(out, ref, **F64)
-    torch.testing.assert_close(S, S_ref, **F64)
+    for ref, S_ref in (lt.gated_delta_rule_attention(q, k, v, beta, ld / 20, None, S0),
+                       _gated_delta_chunked_reference(q, k, v, beta, ld / 20, 64, S0)):
+        torch.testing.assert_close(out, ref, **F64)
+        torch.testing.assert_close(S, S_ref, **F64)
 
 
 @pytest.mark.parametrize("split, C", [(29, 8), (16, 16), (3, 5)])
@@ -306,3 +315,65 @@ def test_gated_delta_errors_and_empty():
     q, k, v, S0, beta, ld = _gdn_inputs(0)
     out, S = f(q, k, v, beta, ld, 4, S0)
     assert out.shape == v.shape and torch.equal(S, S0)
+
+
+@pytest.mark.parametrize("form", ["scalar", "feature", "delta", "gated"])
+def test_public_chunked_calls_are_the_fast_path(form, monkeypatch):
+    """linattn_edu.torch's public functions with an integer chunk_size run chunkwise_fast's cores (the
+    notebooks call the fast path), agree with the readable chunked forms, and chunk_size=None does not."""
+    from linattn_edu.torch import gating, delta_rule, gated_delta
+    q, k, v, S0, beta, ld = _gdn_inputs(40, seed=11)
+    feature = -torch.rand(*ld.shape, 5, generator=torch.Generator().manual_seed(12), dtype=torch.float64) / 2
+    fn, ref, args, module, core = {
+        "scalar": (lt.decayed_linear_attention, _decayed_chunked_reference, (q, k, v, ld), gating, "_decayed_core"),
+        "feature": (lt.decayed_linear_attention, _decayed_chunked_reference, (q, k, v, feature), gating,
+                    "_decayed_core"),
+        "delta": (lt.delta_rule_attention, _delta_chunked_reference, (q, k, v, beta), delta_rule, "_delta_core"),
+        "gated": (lt.gated_delta_rule_attention, _gated_delta_chunked_reference, (q, k, v, beta, ld), gated_delta,
+                  "_gated_delta_core")}[form]
+    calls = []
+    real = getattr(cf, core)
+
+    def counting(*a):
+        calls.append(1)
+        return real(*a)
+    runner = {"_decayed_core": "run_decayed", "_delta_core": "run_delta", "_gated_delta_core": "run_gated_delta"}[core]
+    real_runner = getattr(cf, runner)
+    monkeypatch.setattr(module, runner, lambda *a: real_runner(*a, core=counting))
+    out, S = fn(*args, chunk_size=7, state=S0)
+    assert len(calls) == 1
+    want, S_want = ref(*args, 7, S0)
+    torch.testing.assert_close(out, want, **F64)
+    torch.testing.assert_close(S, S_want, **F64)
+    fn(*args, chunk_size=None, state=S0)
+    assert len(calls) == 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("C", [4, 7, 40])
+def test_gated_delta_later_tokens_never_change_earlier_outputs(C, dtype):
+    """A NaN, +-inf or 1e30 in q, k or v at tokens t+1.. (or new gates) leaves outputs 0..t bit-identical:
+    the masks select, and the products with later rows go through causal_matmul (test_reliability.py's
+    sweep for the other forms)."""
+    n = 23
+    q, k, v, _, beta, ld = (x.to(dtype) for x in _gdn_inputs(n, batch=(2,), seed=13))
+    ref, _ = cf.gated_delta_rule_attention(q, k, v, beta, ld, C)
+    assert torch.isfinite(ref).all()
+    g = torch.Generator().manual_seed(14)
+    checked = 0
+    for t in (0, 3, 4, 9, 21):
+        for which in range(5):
+            for fill in ((float("nan"), float("inf"), float("-inf"), 1e30) if which < 3 else ("new",)):
+                xs = [x.clone() for x in (q, k, v, beta, ld)]
+                tail = xs[which][:, t + 1:]
+                if which == 3:
+                    tail.copy_(2 * torch.rand(tail.shape, generator=g, dtype=dtype))
+                elif which == 4:
+                    tail.copy_(-30 * torch.rand(tail.shape, generator=g, dtype=dtype))
+                else:
+                    tail.fill_(fill)
+                out, _ = cf.gated_delta_rule_attention(*xs, C)
+                checked += 1
+                assert torch.equal(out[:, :t + 1], ref[:, :t + 1]), (t, which, fill)
+    assert checked == 5 * 14

@@ -2,6 +2,11 @@
 
     S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T,   o_t = S_t^T q_t,   S: (..., d_k, d_v)
 
+chunk_size None runs the recurrence; an integer chunk_size runs the fast chunkwise path,
+linattn_edu.torch.chunkwise_fast (the same WY/UT form with the loop over chunks replaced by a blocked scan
+of ~2 sqrt(N) batched steps, bfloat16 matmul operands with float32 sums). The readable chunked form it is
+tested against is ``_chunked`` below (``_delta_chunked_reference`` with the public arguments):
+
 Chunked form (Yang et al. 2024, Eq. 8-11), C = chunk_size, N = ceil(n / C) chunks. Batched over all chunks:
 
     T_[c] = (I + tril(diag(beta) K K^T, -1))^{-1} diag(beta)     one batched triangular solve, (..., N, C, C)
@@ -15,14 +20,16 @@ then a loop over the N chunks, which is inherent (the pseudo-values depend on th
 Padding to a multiple of C uses k = v = q = 0 and beta = 0 (an identity transition); chunk_size is
 clamped to n. The masks select (tril) and A P goes through causal_matmul, so a NaN or inf at token t
 reaches outputs t, t+1, ... only (the triangular solve is a forward substitution: row r of W, U
-reads rows <= r). Everything runs in
+reads rows <= r). Here everything runs in
 float32 for 16-bit inputs (float64 stays float64); out is cast back to the input dtype.
 """
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state, check_same_device
-from .reassociation import accumulation_dtype, causal_matmul
+from .chunkwise_fast import run_delta
+from .gating import _initial_state
+from .reassociation import causal_matmul
 
 
 def _validate(q, k, v, beta, chunk_size, state):
@@ -40,20 +47,25 @@ def delta_rule_attention(q, k, v, beta, chunk_size=None, state=None):
     """S_t = (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = S_t^T q_t.
 
     q, k: (..., n, d_k), v: (..., n, d_v), beta: (..., n); state: S (..., d_k, d_v) or None.
-    chunk_size None: the recurrence; an integer: the chunkwise WY/UT form. The range of beta is not
-    validated (stable for 0 <= beta ||k||^2 <= 2). Returns (out (..., n, d_v), S_final (..., d_k, d_v)).
+    chunk_size None: the recurrence; an integer: the fast chunkwise WY/UT form (chunkwise_fast). The range
+    of beta is not validated (stable for 0 <= beta ||k||^2 <= 2). Returns (out (..., n, d_v) in v.dtype,
+    S_final (..., d_k, d_v) in the accumulation dtype).
     """
     _validate(q, k, v, beta, chunk_size, state)
-    in_dtype, acc = v.dtype, accumulation_dtype(v.dtype)
-    batch, d_k, d_v = k.shape[:-2], k.shape[-1], v.shape[-1]
-    S = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v.device) if state is None \
-        else state.to(dtype=acc, device=v.device)
-    q, k, v, beta = (x.to(acc) for x in (q, k, v, beta))
-    if chunk_size is None:
-        out, S = _recurrent(q, k, v, beta, S)
-    else:
-        out, S = _chunked(q, k, v, beta, int(chunk_size), S)
-    return out.to(in_dtype), S
+    S = _initial_state(k, v, state)
+    if chunk_size is not None:
+        return run_delta(q, k, v, beta, chunk_size, S)
+    out, S = _recurrent(*(x.to(S.dtype) for x in (q, k, v, beta)), S)
+    return out.to(v.dtype), S
+
+
+def _delta_chunked_reference(q, k, v, beta, chunk_size, state=None):
+    """delta_rule_attention through the readable chunked form ``_chunked`` (a loop over chunks, everything in the
+    accumulation dtype): the reference the fast path is tested and timed against."""
+    _validate(q, k, v, beta, chunk_size, state)
+    S = _initial_state(k, v, state)
+    out, S = _chunked(*(x.to(S.dtype) for x in (q, k, v, beta)), int(chunk_size), S)
+    return out.to(v.dtype), S
 
 
 def _recurrent(q, k, v, beta, S):

@@ -2,6 +2,12 @@
 
     S_t = a_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T,   o_t = S_t^T q_t,   a_t = exp(log_decay_t)
 
+chunk_size None runs the recurrence; an integer chunk_size runs the fast chunkwise path,
+linattn_edu.torch.chunkwise_fast (the same WY/UT form with decay, the loop over chunks replaced by a blocked
+affine scan of ~2 sqrt(N) batched steps, S_[c+1] = (gamma_C I - (diag(gamma_C / gamma) K)^T W) S_[c]
++ (diag(gamma_C / gamma) K)^T U, bfloat16 matmul operands with float32 sums). The readable chunked form it
+is tested against is ``_chunked`` below (``_gated_delta_chunked_reference`` with the public arguments):
+
 Chunked form, C = chunk_size, N = ceil(n / C) chunks, b the cumulative log-decay inside each chunk,
 gamma = exp(b), Gamma_ij = exp(b_i - b_j) [i >= j]. Batched over all chunks:
 
@@ -14,15 +20,15 @@ then the inherent loop over chunks (the pseudo-values depend on the state):
     P = U - W S;   O = diag(gamma) Q S + A P;   S <- gamma_C S + (diag(gamma_C / gamma) K)^T P
 
 Padding to a multiple of C uses q = k = v = 0, beta = 0 and log_decay = 0 (a = 1): an identity transition
-that writes nothing, so the final state is the state after token n. Computed in float32 for 16-bit inputs
+that writes nothing, so the final state is the state after token n. Here computed in float32 for 16-bit inputs
 (float64 stays float64); out is cast back to the input dtype, the state is returned in the accumulation dtype.
 """
 import torch
 import torch.nn.functional as F
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_gate, check_matrix_state, check_same_device
-from .gating import _check_log_decay
-from .reassociation import accumulation_dtype
+from .chunkwise_fast import run_gated_delta
+from .gating import _check_log_decay, _initial_state
 
 
 def _validate(q, k, v, beta, log_decay, chunk_size, state):
@@ -42,20 +48,24 @@ def gated_delta_rule_attention(q, k, v, beta, log_decay, chunk_size=None, state=
     """S_t = a_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T, o_t = S_t^T q_t, a_t = exp(log_decay_t).
 
     q, k: (..., n, d_k), v: (..., n, d_v), beta, log_decay: (..., n); state: S (..., d_k, d_v) or None.
-    chunk_size None: the recurrence; an integer: the chunkwise WY/UT form with decay.
+    chunk_size None: the recurrence; an integer: the fast chunkwise WY/UT form with decay (chunkwise_fast).
     Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in the accumulation dtype).
     """
     _validate(q, k, v, beta, log_decay, chunk_size, state)
-    in_dtype, acc = v.dtype, accumulation_dtype(v.dtype)
-    batch, d_k, d_v = k.shape[:-2], k.shape[-1], v.shape[-1]
-    S = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v.device) if state is None \
-        else state.to(dtype=acc, device=v.device)
-    q, k, v, beta, log_decay = (x.to(acc) for x in (q, k, v, beta, log_decay))
-    if chunk_size is None:
-        out, S = _recurrent(q, k, v, beta, log_decay, S)
-    else:
-        out, S = _chunked(q, k, v, beta, log_decay, int(chunk_size), S)
-    return out.to(in_dtype), S
+    S = _initial_state(k, v, state)
+    if chunk_size is not None:
+        return run_gated_delta(q, k, v, beta, log_decay, chunk_size, S)
+    out, S = _recurrent(*(x.to(S.dtype) for x in (q, k, v, beta, log_decay)), S)
+    return out.to(v.dtype), S
+
+
+def _gated_delta_chunked_reference(q, k, v, beta, log_decay, chunk_size, state=None):
+    """gated_delta_rule_attention through the readable chunked form ``_chunked`` (a loop over chunks, everything
+    in the accumulation dtype): the reference the fast path is tested and timed against."""
+    _validate(q, k, v, beta, log_decay, chunk_size, state)
+    S = _initial_state(k, v, state)
+    out, S = _chunked(*(x.to(S.dtype) for x in (q, k, v, beta, log_decay)), int(chunk_size), S)
+    return out.to(v.dtype), S
 
 
 def _recurrent(q, k, v, beta, log_decay, S):

@@ -3,7 +3,13 @@
     S_t = a_t S_{t-1} + k_t v_t^T   (per-feature: diag(a_t) S_{t-1} + k_t v_t^T),   o_t = S_t^T q_t
     a_t = exp(log_decay_t),   S: (..., d_k, d_v)
 
-The chunked form has no Python loop. With C = chunk_size and N = ceil(n / C) chunks, for all chunks at once:
+chunk_size None runs the recurrence (a loop over t, the definition). An integer chunk_size runs the fast
+chunkwise path, linattn_edu.torch.chunkwise_fast (bfloat16 matmul operands with float32 sums, the decay scan
+over chunks as a masked matmul over blocks of chunks). The readable chunked form it is tested against is
+``_chunked`` below (``_decayed_chunked_reference`` with the public arguments), the same mathematics written
+as the notebook derives it.
+
+The readable chunked form has no Python loop. With C = chunk_size and N = ceil(n / C) chunks, for all chunks at once:
 
     L_[c]   = exp(segsum(log a_[c]))                    (..., N, C, C)   the decay mask inside each chunk
     intra   = (L_[c] ∘ Q_[c] K_[c]^T) V_[c]
@@ -14,7 +20,8 @@ The last line is the same decay mask one level up (state-space duality applied t
 Mamba-2's ssd_minimal): an (N+1, N+1) mask over chunks, so the inter-chunk recurrence is one einsum.
 segsum(x)_ij = sum_{j < t <= i} x_t for i >= j and -inf otherwise, computed by a masked cumsum so
 that each entry only ever adds the terms it needs (no exp(B_i) / exp(B_j): no underflow, no NaN).
-Decays, sums and the state are computed in float32 for 16-bit inputs; out is cast back to the input dtype.
+Here decays, sums, the state and every product are computed in float32 for 16-bit inputs (the fast path
+keeps bfloat16 matmul operands); out is cast back to the input dtype.
 Masks select (where / masked_fill), never multiply by 0, and both lower-triangular products (the
 scores with V, the chunk mask with the chunk states) go through ``causal_matmul``: a NaN or inf at
 token t reaches outputs t, t+1, ... only. chunk_size is clamped to n.
@@ -23,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_qkv, check_causal_lengths, check_positive_int, check_array, check_gate, check_matrix_state, check_same_device
+from .chunkwise_fast import run_decayed
 from .reassociation import accumulation_dtype, causal_matmul
 
 
@@ -67,20 +75,34 @@ def decayed_linear_attention(q, k, v, log_decay, chunk_size=None, state=None):
     """S_t = a_t S_{t-1} + k_t v_t^T, o_t = S_t^T q_t, with a_t = exp(log_decay_t).
 
     q, k: (..., n, d_k), v: (..., n, d_v), log_decay: (..., n) or (..., n, d_k); state: S (..., d_k, d_v) or None.
-    chunk_size None: the recurrence (a loop over t); an integer: the chunkwise form, batched over chunks.
-    Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in the accumulation dtype).
+    chunk_size None: the recurrence (a loop over t); an integer: the fast chunkwise form (chunkwise_fast),
+    batched over chunks. Returns (out (..., n, d_v) in v.dtype, S_final (..., d_k, d_v) in the accumulation dtype).
     """
     per_feature = _validate(q, k, v, log_decay, chunk_size, state)
-    in_dtype, acc = v.dtype, accumulation_dtype(v.dtype)
-    batch, d_k, d_v = k.shape[:-2], k.shape[-1], v.shape[-1]
-    S0 = torch.zeros(*batch, d_k, d_v, dtype=acc, device=v.device) if state is None \
-        else state.to(dtype=acc, device=v.device)
-    q, k, v, log_decay = (x.to(acc) for x in (q, k, v, log_decay))
-    if chunk_size is None:
-        out, S = _recurrent(q, k, v, log_decay, per_feature, S0)
-    else:
-        out, S = _chunked(q, k, v, log_decay, per_feature, int(chunk_size), S0)
-    return out.to(in_dtype), S
+    S0 = _initial_state(k, v, state)
+    if chunk_size is not None:
+        return run_decayed(q, k, v, log_decay, per_feature, chunk_size, S0)
+    acc = S0.dtype
+    out, S = _recurrent(*(x.to(acc) for x in (q, k, v, log_decay)), per_feature, S0)
+    return out.to(v.dtype), S
+
+
+def _decayed_chunked_reference(q, k, v, log_decay, chunk_size, state=None):
+    """decayed_linear_attention through the readable chunked form ``_chunked`` (everything in the accumulation
+    dtype): the reference the fast path is tested (tests/test_chunkwise_fast.py) and timed (speed.py) against."""
+    per_feature = _validate(q, k, v, log_decay, chunk_size, state)
+    S0 = _initial_state(k, v, state)
+    acc = S0.dtype
+    out, S = _chunked(*(x.to(acc) for x in (q, k, v, log_decay)), per_feature, int(chunk_size), S0)
+    return out.to(v.dtype), S
+
+
+def _initial_state(k, v, state):
+    """S_0 in the accumulation dtype on v's device: zeros (..., d_k, d_v), or the given state."""
+    acc = accumulation_dtype(v.dtype)
+    if state is None:
+        return torch.zeros(*k.shape[:-2], k.shape[-1], v.shape[-1], dtype=acc, device=v.device)
+    return state.to(dtype=acc, device=v.device)
 
 
 def _recurrent(q, k, v, log_decay, per_feature, S):

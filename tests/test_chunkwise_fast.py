@@ -377,3 +377,19 @@ def test_gated_delta_later_tokens_never_change_earlier_outputs(C, dtype):
                 checked += 1
                 assert torch.equal(out[:, :t + 1], ref[:, :t + 1]), (t, which, fill)
     assert checked == 5 * 14
+
+
+@pytest.mark.parametrize("C", [3, 16, 64])
+def test_readable_references_equal_the_recurrences(C):
+    """The readable chunked forms kept as references (_*_chunked_reference) are themselves the recurrence."""
+    q, k, v, S0, beta, ld = _gdn_inputs(41, seed=15)
+    feature = -torch.rand(*ld.shape, 5, generator=torch.Generator().manual_seed(16), dtype=torch.float64) / 2
+    pairs = [(_decayed_chunked_reference, lt.decayed_linear_attention, (q, k, v, ld)),
+             (_decayed_chunked_reference, lt.decayed_linear_attention, (q, k, v, feature)),
+             (_delta_chunked_reference, lt.delta_rule_attention, (q, k, v, beta)),
+             (_gated_delta_chunked_reference, lt.gated_delta_rule_attention, (q, k, v, beta, ld))]
+    for ref, public, args in pairs:
+        out, S = ref(*args, C, S0)
+        want, S_want = public(*args, None, S0)
+        torch.testing.assert_close(out, want, **F64)
+        torch.testing.assert_close(S, S_want, **F64)

@@ -1,15 +1,21 @@
-"""Fast chunkwise forms of the decay (gating), delta-rule and unnormalised linear attention (torch).
+"""Fast chunkwise forms of the decay (gating), delta-rule, gated delta-rule and unnormalised linear attention (torch).
 
-The readable forms in ``gating.py``, ``delta_rule.py`` and ``causal.py`` are the references; the
-functions here compute the same functions with the same arguments, written for a GPU:
+The public torch functions (``decayed_linear_attention``, ``delta_rule_attention``,
+``gated_delta_rule_attention``) run the cores here when given an integer chunk_size. The readable chunked
+forms in ``gating.py``, ``delta_rule.py``, ``gated_delta.py`` (``_*_chunked_reference``) and ``causal.py``
+are the references; the functions here compute the same functions with the same arguments, written for a GPU:
 
 - no Python loop over chunks where the math allows it (decay: the state scan over chunks is a
   decay-masked matrix product over blocks of chunks, applied recursively, so every exponent is <= 0);
 - where a sequential scan is inherent (the delta rule's state depends on itself through
   (I - K^T W)), it runs over ~2 sqrt(N) batched steps instead of N (a two-level blocked scan);
-- matrix products take the input dtype (bf16 operands, float32 accumulation inside the tensor cores,
-  one rounding of the result), every sum over the sequence (cumulative log-decays, chunk states, the
-  scan) runs in float32 for 16-bit inputs (float64 stays float64), as in ``chunked_linear_attention``.
+- matrix products take the input dtype for bfloat16 (bf16 operands, float32 accumulation inside the
+  tensor cores, one rounding of the result); float16 inputs run in float32 (scores and states leave its
+  range, 65504); every sum over the sequence (cumulative log-decays, chunk states, the scan) runs in
+  float32 for 16-bit inputs (float64 stays float64), as in ``chunked_linear_attention``;
+- causality holds for non-finite values too: masks select (where / tril), never multiply by 0, and the
+  products of a lower-triangular matrix with later rows (scores with values, the decay scan's mask with
+  chunk states) go through ``causal_matmul``, so a NaN or inf at token t reaches outputs t, t+1, ... only.
 
 Glossary (as in gating.py / delta_rule.py): q, k (..., n, d_k), v (..., n, d_v); C = chunk_size,
 N = ceil(n / C) chunks, [c] = the tokens of chunk c; S (..., d_k, d_v) the state; g_t = log a_t <= 0.
@@ -32,6 +38,15 @@ Delta rule (``delta_rule_attention``), the WY/UT form of Yang et al. 2024 (arXiv
     W, U    = (I + tril(diag(beta) K K^T, -1))^{-1} diag(beta) [K, V]        per chunk, one solve
     S_[c+1] = (I - K^T W) S_[c] + K^T U                                      the affine scan (_affine_scan)
     O_[c]   = Q S_[c] + tril(Q K^T) (U - W S_[c])                            batched over all chunks
+
+Gated delta rule (``gated_delta_rule_attention``, Gated DeltaNet, Yang, Kautz, Hatamizadeh 2025,
+arXiv:2412.06464): S_t = a_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T. With b_i the in-chunk
+cumulative log-decay, gamma_i = e^{b_i}, Gamma_ij = e^{b_i - b_j} [i >= j] (all <= 1):
+
+    W, U    = (I + tril(diag(beta) (Gamma ∘ K K^T), -1))^{-1} diag(beta) [diag(gamma) K, V]   one solve
+    K_end   = diag(gamma_C / gamma) K
+    S_[c+1] = (gamma_C I - K_end^T W) S_[c] + K_end^T U                      the affine scan (_affine_scan)
+    O_[c]   = diag(gamma) Q S_[c] + (Gamma ∘ tril(Q K^T)) (U - W S_[c])       batched over all chunks
 
 Unnormalised causal linear attention (fla's ``chunk_linear_attn(normalize=False)``):
 o_t = S_t^T phi(q_t), S_t = S_{t-1} + phi(k_t) v_t^T:  O_[c] = phi(Q) S_[c] + tril(phi(Q) phi(K)^T) V.

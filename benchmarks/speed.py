@@ -513,8 +513,8 @@ def cuda_kernels_of(fn, device):
 
 GROUPS = ("matmul", "scan", "elementwise", "other")
 _SCAN = ("cumsum", "scan", "kernel_h", "_dh", "fwd_h", "recurrent")
-_MATMUL = ("gemm", "nvjet", "cutlass", "xmma", "wgmma", "cublas", "bmm", "triton_tem", "chunk", "kkt", "solve_tril",
-           "w_u", "wy", "dqkwg", "fwd_kernel_o", "dot")
+_MATMUL = ("gemm", "nvjet", "cutlass", "xmma", "wgmma", "cublas", "trsm", "bmm", "triton_tem", "chunk", "kkt",
+           "solve_tril", "inverse", "w_u", "wy", "dqkwg", "fwd_kernel_o", "dot")
 _ELEMENTWISE = ("triton_poi", "triton_red", "triton_per", "elementwise", "reduce", "elu", "norm", "copy", "fill",
                 "memset", "memcpy", "cat", "index", "where", "softmax")
 
@@ -523,8 +523,9 @@ def kernel_group(name):
     """Which of GROUPS a CUDA kernel belongs to, by its name (torch.profiler's key).
 
     scan: cumulative sums and state recurrences over chunks (fla's chunk_*_kernel_h / _dh, our
-    scan_kernel, inductor kernels fused around a cumsum); matmul: cuBLAS (nvjet, gemm, cutlass) and
-    Triton kernels built around tl.dot (fla's and our chunk_* kernels, inductor templates);
+    scan_kernel, inductor kernels fused around a cumsum); matmul: cuBLAS (nvjet, gemm, cutlass, the
+    batched triangular solve trsm) and Triton kernels built around tl.dot (fla's and our chunk_* kernels,
+    fla's triangular inverse, inductor templates);
     elementwise: inductor's pointwise / reduction kernels and ATen's elementwise, reduction and copy
     kernels. A fused Triton kernel is counted in one group, by what it is built around."""
     n = name.lower()

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from . import torch as lt
 
 __all__ = ["LMConfig", "ByteLM", "softmax_causal", "stdlib_files", "corpus", "windows", "random_windows",
-           "loss_on", "load", "MODEL_DIR"]
+           "loss_on", "loss_per_window", "load", "MODEL_DIR"]
 
 MODEL_DIR = pathlib.Path(__file__).resolve().parent.parent / "models" / "stdlib_lm"
 VAL_EVERY = 10          # every 10th file of the sorted list is validation
@@ -157,6 +157,23 @@ def loss_on(model, data, attention=None, batch_size=64):
                                      reduction="sum").item()
             count += chunk[:, 1:].numel()
     return total / count
+
+
+def loss_per_window(model, data, attention=None, batch_size=64):
+    """Mean next-byte cross-entropy of each window (nats per byte): data (N, n+1) -> (N,) float64, no gradient.
+
+    Its mean is loss_on's value; its spread gives the standard error of a difference between two
+    attention choices on the same windows (a paired comparison).
+    """
+    data = torch.as_tensor(data).long()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data), batch_size):
+            chunk = data[i:i + batch_size]
+            logits = model(chunk[:, :-1], attention)                                       # (b, n, 256)
+            nll = F.cross_entropy(logits.transpose(1, 2), chunk[:, 1:], reduction="none")  # (b, n)
+            out.append(nll.double().mean(-1))
+    return torch.cat(out)
 
 
 # ---------------------------------------------------------------- the corpus: Python's own stdlib

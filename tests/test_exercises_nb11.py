@@ -25,3 +25,16 @@ def test_ex2():
     fb = ex.ex2(A[:, :, rows, rows].mean(axis=(0, 2)))
     assert fb.ok is False and "A[i, i-1]" in fb.message
     assert ex.ex2(np.zeros(3)).ok is False
+
+
+def test_ex3():
+    assert ex.ex3(...).ok is None
+    n, H, d = ex.EX3_N, 4, 16
+    assert ex.ex3(2 * n * H * d + 2 * (H * d * d + H * d)).ok is True
+    fb = ex.ex3(n * H * d + 2 * (H * d * d + H * d))              # only the keys (or only the values)
+    assert fb.ok is False and "keys and the values" in fb.message
+    fb = ex.ex3(2 * n * H * d + 2 * H * d * d)                    # forgot z
+    assert fb.ok is False and "normaliser z" in fb.message
+    fb = ex.ex3(3 * 2 * n * H * d)                                # every layer softmax
+    assert fb.ok is False and "only layer 0" in fb.message
+    assert ex.ex3(12345).ok is False and ex.ex3("many").ok is False

@@ -38,3 +38,32 @@ def ex2(prev_scores):
     if np.allclose(a, diag, rtol=1e-6):
         return wrong("that is the weight on the query's own position A[i, i]; the previous token is A[i, i-1]")
     return close_to(a, expected, "the previous-token scores", rtol=1e-6)
+
+
+# exercise 3: the decoder memory of the audit's 1-of-3 hybrid, from shapes
+EX3_N = 1000
+
+
+def ex3(answer):
+    """Floats kept per sequence after EX3_N tokens by the hybrid with layer 0 softmax and layers 1-2 elu+1
+    (H = 4 heads of d_head = 16): 2 n H d_head for the KV cache + 2 H (d_head^2 + d_head) for S and z."""
+    if is_stub(answer):
+        return not_attempted()
+    try:
+        a = float(answer)
+    except (TypeError, ValueError):
+        return wrong(f"the answer should be a number of floats (got {type(answer).__name__})")
+    n, H, d = EX3_N, 4, 16
+    kv, S, z = 2 * n * H * d, H * d * d, H * d
+    expected = kv + 2 * (S + z)
+    if a == expected:
+        return right(f"{expected} floats: {kv} in layer 0's KV cache, {2 * (S + z)} in the two linear states")
+    diagnoses = {kv // 2 + 2 * (S + z): "a softmax layer keeps both the keys and the values: 2 n H d_head",
+                 kv + 2 * S: "each linear layer keeps the normaliser z (H d_head floats) next to S",
+                 kv // H + 2 * (S + z) // H: "every one of the H = 4 heads keeps its own cache and state",
+                 3 * kv: "only layer 0 is softmax; layers 1 and 2 keep fixed-size states",
+                 kv + 2 * n * (S + z): "a linear layer's state does not grow with n: it is one S and one z",
+                 kv + S + z: "two layers are linear, each with its own S and z"}
+    if a in diagnoses:
+        return wrong(diagnoses[a])
+    return wrong(f"{a:g} is not right: add the softmax layer's keys and values and the linear layers' S and z")

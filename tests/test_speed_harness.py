@@ -2,6 +2,8 @@
 
 Timings are never asserted: only structure, correctness numbers and the precision claims."""
 import json
+import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -141,3 +143,113 @@ def test_gated_reference_catches_a_method_that_ignores_its_gate():
         q, k, v, torch.zeros_like(g), 16)[0], "decay", gates="decay", ref=speed._ref_decay)
     res = speed.check_correctness(wrong, 1, 2, 64, 8, torch.float32, torch.device("cpu"))
     assert res["err_out"] > 0.1
+
+
+# --- the 2026-12-02 additions: kernel groups, SDPA backend, the Triton methods, --end-s, the targets ---------
+
+KNOWN_KERNELS = {   # names as torch.profiler reported them on the H200 (benchmarks/results/h200-2026-12-02.json)
+    "nvjet_sm90_tst_64x64_64x13_1x1_v_bz_NNT": "matmul",
+    "sm80_xmma_gemm_f32f32_f32f32_f32_nn_n_tilesize64x64x8_stage3_warpsize1x4x1_ffma_aligna4_alignc4_exec": "matmul",
+    "void batch_trsm_left_kernel<float, 64, 4, 3, false, true, true>(cublasTrsmBatchParams2<float>, float": "matmul",
+    "merge_16x16_to_64x64_inverse_kernel": "matmul", "chunk_fwd_kernel_o": "matmul", "chunk_output_kernel": "matmul",
+    "chunk_input_grads_kernel": "matmul", "chunk_gla_fwd_A_kernel_intra_sub_intra": "matmul",
+    "chunk_fwd_kernel_h": "scan", "chunk_bwd_kernel_dh": "scan", "scan_kernel": "scan",
+    "chunk_gated_delta_rule_bwd_kernel_dhu_blockdim64": "scan", "chunk_local_cumsum_scalar_kernel": "scan",
+    "triton_red_fused__to_copy_add_cumsum_sub_sum_unsqueeze_view_zeros_4": "scan",
+    "triton_poi_fused_add_clamp_exp_gt_where_0": "elementwise", "triton_per_fused_sum_tril_6": "elementwise",
+    "triton_poi_fused_add_bmm_clamp_exp_gt_transpose_view": "elementwise", "l2norm_fwd_kernel": "elementwise",
+    "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<c10::BFloat16": "elementwise",
+    "Memcpy DtoD (Device -> Device)": "elementwise", "Memset (Device)": "elementwise",
+}
+
+
+def test_kernel_groups_of_known_names():
+    for name, group in KNOWN_KERNELS.items():
+        assert speed.kernel_group(name) == group, name
+    assert speed.kernel_group("some_unknown_thing") == "other"
+
+
+def test_every_kernel_of_the_stored_profiles_has_a_group():
+    """The classifier covers every kernel the stored H200 run profiled (a new fla kernel name would show here)."""
+    from benchmarks import targets
+    run = targets.load()
+    names = {k["kernel"] for p in run["profile"] if p["status"] == "ok" for k in p["kernels"][1:]}
+    assert len(names) > 50
+    assert not [n for n in names if speed.kernel_group(n) == "other"]
+
+
+def test_sdpa_backend_from_kernel_names():
+    assert speed.sdpa_backend(["cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_7"]) == "cudnn"
+    assert speed.sdpa_backend(["void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<64"]) == "flash"
+    assert speed.sdpa_backend(["fmha_cutlassF_bf16_aligned_64x64_rf_sm80"]) == "efficient"
+    assert speed.sdpa_backend(["void at::native::vectorized_elementwise_kernel<4"]) == "math"
+
+
+def test_triton_methods_run_in_the_harness_through_the_interpreter(tmp_path):
+    """triton_norm / triton_unnorm are harness methods; on the CPU they run in Triton's interpreter (a subprocess,
+    so TRITON_INTERPRET=1 is set before triton is imported) and match their float64 references."""
+    pytest.importorskip("triton", reason="triton not installed: pip install -e '.[kernels]'")
+    import os
+    import subprocess
+    import sys
+    out = tmp_path / "t.json"
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    subprocess.run([sys.executable, "-m", "benchmarks.speed", "--T", "40", "--H", "2", "--D", "16", "--modes", "fwd",
+                    "--methods", "triton_unnorm,triton_norm", "--check-T", "40", "--budget-s", "0.001",
+                    "--no-long-check", "--quiet", "--out", str(out)], check=True, env=env,
+                   cwd=pathlib.Path(speed.__file__).resolve().parents[1])
+    rec = json.loads(out.read_text())
+    assert [r["status"] for r in rec["results"]] == ["ok", "ok"]
+    errs = {c["method"]: c for c in rec["correctness"]}
+    for m in ("triton_unnorm", "triton_norm"):       # float32 in the interpreter vs float64: far below bf16 level
+        assert max(errs[m][k] for k in ("err_out", "err_dq", "err_dk", "err_dv")) < 1e-5, errs[m]
+
+
+def test_end_s_skips_the_checks_and_records_why(tmp_path):
+    rec = speed.main(["--T", "64", "--H", "2", "--D", "8", "--methods", "chunked64", "--modes", "fwd", "--budget-s",
+                      "0.001", "--end-s", "0", "--check-T", "64", "--profile-T", "64", "--profile-methods", "chunked64",
+                      "--quiet", "--out", str(tmp_path / "e.json")])
+    assert rec["results"][0]["status"] == "ok"
+    assert [c["error"] for c in rec["correctness"]] == ["skipped: --end-s", "skipped: --end-s"]   # small and long check
+    assert [p["status"] for p in rec["profile"]] == ["skipped: --end-s"]
+
+
+def test_list_methods_names_every_method(capsys):
+    assert speed.main(["--list-methods"]) is None
+    names = capsys.readouterr().out.strip().split(",")
+    assert {"triton_norm", "triton_unnorm", "gated_delta_compiled", "fla_chunk_unnorm", "sdpa_flash"} <= set(names)
+
+
+def test_targets_are_computed_from_the_stored_rows():
+    """Every method the targets name is in the stored run; a ratio is ours / fla of the stored rows, and
+    changing one stored time flips a verdict (the check can fail)."""
+    import copy
+    from benchmarks import targets
+    run = targets.load()
+    names = {r["method"] for r in run["results"]}
+    for t in targets.TARGETS:
+        assert t["ours"] in names and (t["fla"] is None or t["fla"] in names), t
+    t = next(t for t in targets.TARGETS if t["what"] == "normalised linear, fwd+bwd (default compile)")
+    pts = targets.evaluate(run, t)
+    for T, o, f, r, ok in pts:
+        assert o == targets.row(run, "chunked_compiled", "fwd+bwd", T)["ms"]
+        assert f == targets.row(run, "fla_chunk", "fwd+bwd", T)["ms"] and r == o / f
+    assert targets.met(pts) is True
+    slow = copy.deepcopy(run)
+    targets.row(slow, "chunked_compiled", "fwd+bwd", 65536)["ms"] *= 1.2
+    assert targets.met(targets.evaluate(slow, t)) is False
+    floor = next(t for t in targets.TARGETS if t["key"] == "floor")
+    (T, o, f, r, ok), = targets.evaluate(run, floor)
+    assert math.isclose(f, 4 * 4 * 16 * T * 64 * 2 / (run["ceilings"]["copy_TBps"] * 1e12) * 1e3)
+
+
+def test_split_adds_up_to_the_timed_median():
+    from benchmarks import targets
+    run = targets.load()
+    for p in run["profile"]:
+        if p["status"] != "ok":
+            continue
+        s = targets.split(run, p["method"], p["mode"])
+        parts = sum(s[g] for g in speed.GROUPS) + s["not listed"] + s["launch gaps"]
+        assert math.isclose(parts, p["timed_ms"], rel_tol=1e-9)
+        assert s["not listed"] >= -1e-9 and s["launch gaps"] > -0.02 * p["timed_ms"]

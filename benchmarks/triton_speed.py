@@ -1,5 +1,10 @@
 """Time the Triton kernels (linattn_edu.kernels) against torch's chunked form and fla, fwd and fwd+bwd.
 
+A quick stand-alone timer. The kernels are also methods of the main harness (`python -m benchmarks.speed
+--methods triton_norm,triton_unnorm,...`), which times them in the same process as every other form with
+peak memory, float64 errors of out and gradients, and profiles: the stored H200 run of notebooks 10 and 13
+(benchmarks/results/h200-2026-12-02.json) comes from there.
+
     python -m benchmarks.triton_speed                        # GPU: bf16, B=4, H=16, D=64, T = 16k, 32k, 64k
     TRITON_INTERPRET=1 python -m benchmarks.triton_speed --device cpu --dtype float32 --T 64 --B 1 --H 2 --D 16 \
         --reps 2 --err-T 64 --methods triton_norm triton_unnorm torch_chunked --out /tmp/triton_speed.json

@@ -2,10 +2,10 @@
 NB = "notebooks/07_decay_gating_and_ssd.ipynb"
 
 MUTANTS = [
-    dict(id="nb07-torch-pad-decay", file="linattn_edu/torch/gating.py",
-         old="log_decay = F.pad(log_decay, (0, 0, 0, pad) if per_feature else (0, pad))",
-         new="log_decay = F.pad(log_decay, (0, 0, 0, pad) if per_feature else (0, pad), value=-1.0)",
-         taught_by=NB, why="torch chunked form pads with a = e^-1 instead of a = 1: wrong final state when n % C != 0"),
+    dict(id="nb07-torch-pad-decay", file="linattn_edu/torch/chunkwise_fast.py",
+         old="    g = _pad_seq(g, pad, 2 if per_feature else 1)\n",
+         new="    g = F.pad(g, (0, 0, 0, pad) if per_feature else (0, pad), value=-1.0)\n",
+         taught_by=NB, why="torch chunkwise form (chunkwise_fast, what decayed_linear_attention runs) pads with a = e^-1 instead of a = 1: wrong final state when n % C != 0"),
     dict(id="nb07-decay-after-update", file="linattn_edu/numpy/gating.py",
          old="S = a * S + k[..., t, :, None] * v[..., t, None, :]             # S_t = a_t S_{t-1} + k_t v_t^T",
          new="S = a * (S + k[..., t, :, None] * v[..., t, None, :])           # S_t = a_t S_{t-1} + k_t v_t^T",
@@ -18,10 +18,11 @@ MUTANTS = [
          old="k_to_end = kc * np.exp(b[..., -1:, :] - b)                  # k_j ⊙ exp(b_C - b_j)",
          new="k_to_end = kc * np.exp(b[..., -1:, :])                      # k_j ⊙ exp(b_C - b_j)",
          taught_by=NB, why="per-feature (GLA) chunked state update decays every key by the whole chunk (exp(b_C), not exp(b_C - b_j))"),
-    dict(id="nb07-torch-initial-state-dropped", file="linattn_edu/torch/gating.py",
-         old="D_all = torch.cat([S0[..., None, :, :], D], dim=-3)",
-         new="D_all = torch.cat([0 * S0[..., None, :, :], D], dim=-3)",
-         taught_by=NB, why="torch chunked form: the state passed in is not carried"),
+    dict(id="nb07-torch-initial-state-dropped", file="linattn_edu/torch/chunkwise_fast.py",
+         old="    pad = N * C - n                                                        # padding: q = k = v = 0, g = 0\n",
+         new="    pad = N * C - n                                                        # padding: q = k = v = 0, g = 0\n"
+             "    S0 = 0 * S0                                                            # the state passed in is dropped\n",
+         taught_by=NB, why="torch chunkwise form (chunkwise_fast): the state passed in is not carried"),
     dict(id="nb07-decay-mask-sign", file="linattn_edu/numpy/gating.py",
          old="diff = np.where(causal, B[..., :, None] - B[..., None, :], -np.inf)  # (..., n, n), B_i - B_j",
          new="diff = np.where(causal, B[..., None, :] - B[..., :, None], -np.inf)  # (..., n, n), B_i - B_j",

@@ -474,6 +474,62 @@ def gpu_scaling(fig):
                   f"{record['meta']['command']}", fontsize=7)
 
 
+# ============================================================================ notebook 11
+@figure("audit_tv_entropy", "11",
+        "The audit of a trained byte-level model: linear methods miss the sharp softmax rows (left: total variation "
+        "against the row's normalised entropy, mean per bin), and swapping one layer-0 head costs more loss "
+        "than any later head (right).")
+def audit_tv_entropy(fig):
+    import torch
+
+    from linattn_edu import audit, lm
+
+    torch.set_num_threads(1)
+    model, _, val = lm.load()
+    x = val[:16].long()
+    with torch.no_grad():
+        qkv = model.qkv(x[:, :-1])                                             # per layer (q, k, v) (16, H, n, d)
+    soft = [audit.method_weights("softmax", q, k).numpy() for q, k, _ in qkv]
+    edges = np.linspace(0.0, 1.0, 11)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    ax_tv, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
+    for name in ("elu+1", "favor+ m=64", "taylor", "decay 0.95"):
+        H, T = [], []
+        with torch.no_grad():
+            for l, (q, k, v) in enumerate(qkv):
+                m = audit.row_metrics(soft[l], audit.method_weights(name, q, k, seed=l).numpy(), v.numpy())
+                H.append(m["norm_entropy"][..., audit.SKIP_ROWS:].ravel())
+                T.append(m["tv"][..., audit.SKIP_ROWS:].ravel())
+        H, T = np.concatenate(H), np.concatenate(T)
+        b = np.clip(np.digitize(H, edges) - 1, 0, len(mid) - 1)
+        ok = np.bincount(b, minlength=len(mid)) >= 20                     # bins with at least 20 rows
+        mean = np.array([T[b == i].mean() if ok[i] else np.nan for i in range(len(mid))])
+        ax_tv.plot(mid[ok], mean[ok], label=name)
+    ax_tv.set_xlabel("softmax row entropy / log(i+1)  (0: one key, 1: uniform)")
+    ax_tv.set_ylabel("total variation to the softmax row (mean)")
+    ax_tv.set_title(f"every row i >= {audit.SKIP_ROWS} of 12 heads, 16 windows of stdlib source")
+    ax_tv.legend()
+    eval_ = val[:32]
+    base = lm.loss_on(model, eval_)
+    elu = audit.method_attention("elu+1")
+    L, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    jump = np.zeros((L, n_heads))
+    for l in range(L):
+        for h in range(n_heads):
+            att = [None] * L
+            att[l] = audit.head_swap_attention(elu, h)
+            jump[l, h] = lm.loss_on(model, eval_, attention=att) - base
+    pos = np.arange(L * n_heads) + np.repeat(np.arange(L), n_heads)             # a gap between layers
+    for l, hatch in zip(range(L), ("", "//", "..")):
+        ax_loss.bar(pos[l * n_heads:(l + 1) * n_heads], jump[l], color=str(0.2 + 0.3 * l), hatch=hatch,
+                    edgecolor="black", label=f"layer {l}")
+    ax_loss.set_xticks(pos, [f"{h}" for _ in range(L) for h in range(n_heads)])
+    ax_loss.set_xlabel("head (grouped by layer)")
+    ax_loss.set_ylabel("loss increase (nats/byte)")
+    ax_loss.set_title(f"one head swapped to elu+1, the rest softmax (loss {base:.2f})")
+    ax_loss.legend()
+
+
 # ============================================================================ command line
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Regenerate the figures in figures/ from code.")

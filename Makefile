@@ -98,7 +98,10 @@ bench-panels-browser: setup browser-deps
 figures: setup
 	MPLBACKEND=Agg $(PY) figures/make_figures.py --out figures
 
-# The course as a static site in _build/html (notebooks executed once, panels shown as their figure).
+# The course site in _build/html: Sphinx + myst-nb + sphinx-book-theme (book/conf.py), nothing fetched.
+# book/build.py executes every notebook with LINATTN_SEED=1, two at a time, and fails on a cell error
+# (executed copies cached in _build/executed); sphinx-build -W fails on any warning. Drafting the text:
+# `$(PY) book/build.py --no-execute` (pages without outputs, in a minute).
 book: setup
 	$(PY) book/build.py --out _build/html
 

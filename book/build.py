@@ -1,26 +1,28 @@
-"""Build the course as a static HTML site:  python book/build.py [--out _build/html] [--jobs 2] [--no-cache]
+"""Build the course site:  python book/build.py [--out _build/html] [--jobs 2] [--no-cache] [--no-execute]
 
-What it does, in order:
+The engine is Sphinx + myst-nb + sphinx-book-theme (book/conf.py), all from the package index, which
+ship their assets: the build fetches nothing. This script does what the engine does not, then runs it:
   1. reads book/toc.yml (lectures -> notebooks, teaching order) and checks it names every notebook once;
-  2. executes each notebook once with nbclient (working directory notebooks/), in parallel worker
-     processes; an executed copy is cached in _build/executed/ under a hash of the notebook and of the
-     library sources, so a rebuild with nothing changed executes nothing;
-  3. replaces every interactive panel (an ipywidgets view, which needs a browser and a kernel) by its
-     static state: a line naming the control values, then the figure the panel drew at those values;
-  4. renders each notebook with nbconvert's JupyterLab template (book/template/: the lab template minus
-     everything it would load from a CDN, plus a prev / contents / next bar) and writes
-     <out>/NN_name.html, with plot images and Markdown images embedded as data URIs;
-  5. writes <out>/index.html from book/index.md, with the table of contents in teaching order,
-     <out>/teaching.html from docs/teaching.md (the lecturers' guide), and <out>/book.json (pages,
-     titles, lectures, image counts) for tests/test_book.py;
-  6. copies MathJax 2.7 from the PyPI package jupyter-server-mathjax into <out>/_static/mathjax, so
-     LaTeX renders in the browser with no network.
+  2. executes each notebook once with nbclient (working directory notebooks/), LINATTN_SEED=1, two
+     notebooks at a time; a cell error fails the build (so the site build is also CI's run of every
+     notebook under a second seed). An executed copy is cached in _build/executed/ under a hash of the
+     notebook, the library sources, the stored results and the seed: a rebuild with nothing changed
+     executes nothing;
+  3. replaces every interactive panel (an ipywidgets view, which needs a kernel) by its static state: a
+     line naming the control values, then the figure the panel drew at those values (its Image widget);
+  4. folds what students open on purpose: <details> blocks in Markdown (their body still parsed as
+     Markdown, math included) and cells tagged `solution`; turns "Next: **NN title**" into a link;
+  5. stages the sources in _build/src: the executed notebooks, book/index.md with the README's gallery
+     and one table of contents per lecture, docs/teaching.md, book/api.md (the API reference from the
+     docstrings), figures/, and MathJax 3 (from the `django-static-mathjax` package) for offline LaTeX;
+  6. runs `sphinx-build -W` (a warning fails the build) into <out>, and writes <out>/book.json (pages,
+     titles, lectures, panels, images) for tests/test_book.py.
 
 Why not Jupyter Book 2 (mystmd): its HTML build downloads the site theme at build time. Checked on
 2026-11-28 with jupyter-book 2.1.7 / myst 1.11.0 in a fresh venv, `jupyter-book build --html` stops at
 "Querying template metadata from https://api.mystmd.org/templates/site/myst/book-theme ... ENOTFOUND";
-the built theme is not published on PyPI or npm. Neither this machine nor CI reaches that host, so
-the site is built with nbclient + nbconvert, which install from PyPI and need nothing else.
+the built theme is not published on PyPI or npm. Sphinx + myst-nb + sphinx-book-theme is the Jupyter
+Book 1 stack, still maintained, and installs whole from PyPI.
 """
 import argparse
 import concurrent.futures
@@ -30,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,12 +41,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 NOTEBOOKS = ROOT / "notebooks"
 CACHE = ROOT / "_build" / "executed"
+SRC = ROOT / "_build" / "src"
 MARKER = ".linattn-book"          # written into the output folder; only such a folder is ever wiped
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"   # the config jupyter-server-mathjax ships
 CELL_TIMEOUT_S = 300
+BOOK_SEED = "1"                   # the site's notebooks run under a second seed (tests run seed 0)
 
 
 class BookError(RuntimeError):
@@ -88,7 +92,7 @@ def read_toc(toc_path=BOOK / "toc.yml", notebook_dir=NOTEBOOKS):
 # ---------------------------------------------------------------- execution (cached)
 def _inputs_digest():
     """Hash of everything a notebook's outputs depend on besides the notebook itself."""
-    h = hashlib.sha256()
+    h = hashlib.sha256(f"LINATTN_SEED={BOOK_SEED}".encode())
     files = sorted((ROOT / "linattn_edu").rglob("*.py"))
     results = ROOT / "benchmarks" / "results"
     if results.is_dir():
@@ -107,6 +111,7 @@ def _execute(path_str, timeout):
     # A kernel started with MPLBACKEND=Agg (as CI scripts often export) shows no figures: the page
     # would lose every plot. Kernels get matplotlib's notebook default, as a student's would.
     os.environ.pop("MPLBACKEND", None)
+    os.environ["LINATTN_SEED"] = BOOK_SEED                  # the kernel inherits this process's environment
     path = Path(path_str)
     nb = nbformat.read(path, as_version=4)
     t0 = time.perf_counter()
@@ -115,7 +120,7 @@ def _execute(path_str, timeout):
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
-        raise BookError(f"{path.name}: a cell failed while building the book:\n{err}") from None
+        raise BookError(f"{path.name}: a cell failed while building the book (LINATTN_SEED={BOOK_SEED}):\n{err}") from None
     return nbformat.writes(nb), time.perf_counter() - t0
 
 
@@ -243,15 +248,16 @@ def snapshot_widgets(nb, where="notebook"):
     return replaced
 
 
-# ---------------------------------------------------------------- HTML
+# ---------------------------------------------------------------- Markdown: folds, links, solutions
 DETAILS = re.compile(r"<details>\s*<summary>(.*?)</summary>(.*?)</details>", flags=re.S)
 NEXT_PLAIN = re.compile(r"^(Next:\s*)\*\*(\d\d)\b([^*]*)\*\*", flags=re.M)
 TEX = [(r"\varphi", "φ"), (r"\phi", "φ"), (r"^\top", "ᵀ"), (r"\top", "ᵀ"), (r"\cdot", "·"), (r"\odot", "⊙"),
        (r"\sqrt", "√"), (r"\,", " "), (r"\;", " "), (r"\ ", " ")]
+SOLUTION_PROMPTS = {"code_prompt_show": "Solution (click to show)", "code_prompt_hide": "Hide the solution"}
 
 
 def plain_title(text):
-    """A heading's text without LaTeX, for <title> and the prev/next bar: $(\\phi(Q)\\phi(K)^\\top)V$ -> (φ(Q)φ(K)ᵀ)V."""
+    """A heading's text without LaTeX, for <title>: $(\\phi(Q)\\phi(K)^\\top)V$ -> (φ(Q)φ(K)ᵀ)V."""
     def inline(m):
         tex = m.group(1)
         for a, b in TEX:
@@ -261,28 +267,42 @@ def plain_title(text):
     return re.sub(r"\$([^$]+)\$", inline, text).replace("**", "").strip()
 
 
-def fold_markdown(nb, render, names):
-    """<details><summary>S</summary> Markdown </details> in a Markdown cell -> the same fold with its body
-    rendered to HTML first. Left to the page's Markdown renderer, the blank line after <summary> ends
-    the HTML block: the fold renders empty with its content open below it. Also turns a plain
-    "Next: **NN title**" line into a link to notebook NN (names: prefix -> notebook file name).
-    Returns the number of folds."""
+def _fold(summary, body, css_class):
+    """A closed fold whose body MyST still parses as Markdown: the HTML tags stand on their own lines,
+    with blank lines around the body (CommonMark ends an HTML block at a blank line)."""
+    return f'\n\n<details class="{css_class}">\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>\n\n'
+
+
+def fold_markdown(nb, names):
+    """Prepare nb's cells for the site; returns the number of <details> folds in its Markdown.
+
+    * <details><summary>S</summary> Markdown </details> -> the same fold, laid out so that its body is
+      parsed as Markdown (left as it is, the blank line after <summary> ends the HTML block: the fold
+      renders empty with its content open below it);
+    * a plain "Next: **NN title**" line -> a link to notebook NN (names: prefix -> notebook file name);
+    * a Markdown cell tagged `solution` -> wrapped in a closed "Solution" fold; a code cell tagged
+      `solution` -> myst-nb's hide-cell fold (input and output), labelled "Solution".
+    """
     folds = 0
 
     def fold(m):
         nonlocal folds
         folds += 1
-        inner = render(m.group(2).strip())
-        inner = "\n".join(line for line in inner.splitlines() if line.strip())   # one HTML block: no blank line
-        return f'<details class="course-fold"><summary>{m.group(1)}</summary>\n{inner}\n</details>'
+        return _fold(m.group(1), m.group(2), "course-fold")
 
     def link(m):
         name = names.get(m.group(2))
         return m.group(0) if name is None else f"{m.group(1)}[**{m.group(2)}{m.group(3)}**]({name})"
 
     for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type == "markdown":
             cell.source = NEXT_PLAIN.sub(link, DETAILS.sub(fold, cell.source))
+            if "solution" in tags:
+                cell.source = _fold("Solution", cell.source, "course-solution")
+        elif cell.cell_type == "code" and "solution" in tags:
+            cell.metadata["tags"] = [*tags, "hide-cell"]
+            cell.metadata.setdefault("mystnb", {}).update(SOLUTION_PROMPTS)
     return folds
 
 
@@ -291,112 +311,134 @@ def _title(nb, fallback):
         if cell.cell_type == "markdown":
             m = re.search(r"^#\s+(.+?)\s*$", cell.source, flags=re.M)
             if m:
-                return plain_title(m.group(1))
+                return m.group(1)
     return fallback
 
 
-def markdown_html(text):
-    """Markdown -> HTML as nbconvert renders a Markdown cell (math left for MathJax)."""
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
-    return markdown2html_mistune(text)
+# ---------------------------------------------------------------- staging and Sphinx
+def copy_mathjax(static):
+    """MathJax 3 (es5 build, CommonHTML output with its woff fonts) into <static>/mathjax."""
+    import mathjax                                  # the django-static-mathjax package: MathJax's files only
+
+    src = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (src / "tex-mml-chtml.js").exists():
+        raise BookError(f"MathJax 3 not found in {src} (pip install -e '.[book]')")
+    shutil.copytree(src, static / "mathjax", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*svg*", "node-main.js", "*.map"))
 
 
-def _exporter(mathjax_url):
-    from nbconvert import HTMLExporter
-
-    return HTMLExporter(extra_template_basedirs=[str(BOOK)], template_name="template",
-                        embed_images=True, mathjax_url=mathjax_url, exclude_input_prompt=True,
-                        exclude_output_prompt=True)
-
-
-def _fix_links(body, pages):
-    """href="NN_name.ipynb#x" -> href="NN_name.html#x" for notebooks that have a page."""
-    def sub(m):
-        name = m.group(2)
-        return f'href="{name}.html{m.group(3) or ""}"' if name + ".ipynb" in pages else m.group(0)
-    return re.sub(r'href="(\./|\.\./notebooks/)?(\d\d_[\w\-]+)\.ipynb(#[^"]*)?"', sub, body)
+def _gallery(readme):
+    """The README's gallery section (heading to the next ## heading), as the landing page shows it."""
+    text = Path(readme).read_text()
+    m = re.search(r"^## Gallery\n(.*?)(?=^## )", text, flags=re.S | re.M)
+    if m is None:
+        raise BookError(f"{readme} has no '## Gallery' section for the landing page")
+    return m.group(1).strip()
 
 
-def _nav(prev, nxt):
-    left = f'<a href="{prev[0]}">&larr; {html.escape(prev[1])}</a>' if prev else "<span></span>"
-    right = f'<a href="{nxt[0]}">{html.escape(nxt[1])} &rarr;</a>' if nxt else "<span></span>"
-    return f'{left}<a href="index.html">Contents</a>{right}'
+def _toctrees(lectures, extra_docs):
+    """One toctree per lecture (the sidebar's sections, in teaching order), then one for the other pages."""
+    blocks = []
+    for title, entries in [(t, [f"notebooks/{p.stem}" for p in paths]) for t, paths in lectures] + \
+            ([("More", extra_docs)] if extra_docs else []):
+        body = "\n".join(entries)
+        blocks.append(f"```{{toctree}}\n:caption: {title}\n:maxdepth: 1\n\n{body}\n```\n")
+    return "\n".join(blocks)
 
 
-def copy_mathjax(out):
-    import jupyter_server_mathjax
+def stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir):
+    """Write the Sphinx sources into src; returns the manifest entries (one per notebook)."""
+    import nbformat
 
-    src = Path(jupyter_server_mathjax.__file__).parent / "static"
-    shutil.copytree(src, out / "_static" / "mathjax", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("SVG"))      # only the HTML-CSS output is used
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "notebooks").mkdir(parents=True)
+    static = src / "_static"
+    static.mkdir()
+    shutil.copy(BOOK / "course.css", static / "course.css")
+    copy_mathjax(static)
+    if Path(figures_dir).is_dir():
+        shutil.copytree(figures_dir, src / "figures", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+
+    order = [p for _, paths in lectures for p in paths]
+    names = {p.name[:2]: p.name for p in order}
+    manifest, titles = [], {}
+    for p in order:
+        nb = executed[p]
+        panels = snapshot_widgets(nb, where=p.name)
+        folds = fold_markdown(nb, names)
+        solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
+        heading = _title(nb, p.stem)
+        nbformat.write(nb, src / "notebooks" / p.name)
+        titles[f"notebooks/{p.stem}"] = plain_title(heading)
+        lecture = next(t for t, paths in lectures if p in paths)
+        manifest.append({"notebook": p.name, "page": f"notebooks/{p.stem}.html", "title": plain_title(heading),
+                         "lecture": lecture, "panels": panels, "folds": folds, "solution_cells": solutions,
+                         "figures": sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                                        if "image/png" in o.get("data", {}))})
+
+    extra_docs = []
+    for page_name, md_path in extra_pages:
+        md_path = Path(md_path)
+        if md_path.exists():
+            shutil.copy(md_path, src / page_name)
+            extra_docs.append(Path(page_name).stem)
+            titles[Path(page_name).stem] = plain_title(_title(nbformat.v4.new_notebook(
+                cells=[nbformat.v4.new_markdown_cell(md_path.read_text())]), md_path.stem))
+    text = Path(index_md).read_text()
+    if "{{ toc }}" not in text:
+        raise BookError(f"{index_md} must contain the line {{{{ toc }}}} where the table of contents goes")
+    # the staged notebooks sit in src/notebooks, as in the repository, so the README's links resolve
+    gallery = _gallery(readme) if "{{ gallery }}" in text else ""
+    (src / "index.md").write_text(text.replace("{{ toc }}", _toctrees(lectures, extra_docs))
+                                  .replace("{{ gallery }}", gallery))
+    (src / "titles.json").write_text(json.dumps(titles, indent=1, ensure_ascii=False) + "\n")
+    return manifest
+
+
+def run_sphinx(src, out, strict=True, jobs=2):
+    """sphinx-build -b html src out with book/conf.py; -W: a warning fails the build."""
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(BOOK), "-q", "-j", str(jobs),
+           *(["-W", "--keep-going"] if strict else []), "-d", str(Path(src).parent / "doctrees"), str(src), str(out)]
+    env = dict(os.environ, LINATTN_BOOK_SRC=str(Path(src).resolve()))
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    log = (run.stdout + run.stderr).strip()
+    if run.returncode != 0:
+        raise BookError(f"sphinx-build failed (exit {run.returncode}):\n{log}")
+    if log:
+        print(log)
 
 
 def build(out=ROOT / "_build" / "html", jobs=2, use_cache=True, toc_path=BOOK / "toc.yml",
-          notebook_dir=NOTEBOOKS, index_md=BOOK / "index.md", cache_dir=CACHE,
-          extra_pages=(("teaching.html", ROOT / "docs" / "teaching.md"),)):
+          notebook_dir=NOTEBOOKS, index_md=BOOK / "index.md", cache_dir=CACHE, src=None, strict=True,
+          readme=ROOT / "README.md", figures_dir=ROOT / "figures", execute=True,
+          extra_pages=(("teaching.md", ROOT / "docs" / "teaching.md"), ("api.md", BOOK / "api.md"))):
     """Build the site into out; returns the manifest (list of page dicts)."""
     import nbformat
 
     t0 = time.perf_counter()
-    out = Path(out)
+    out = Path(out).resolve()
+    src = Path(src).resolve() if src is not None else out.parent / "src"
     if out.exists() and any(out.iterdir()):
         if not (out / MARKER).exists():
             raise BookError(f"{out} exists and was not written by book/build.py; refusing to overwrite it")
         shutil.rmtree(out)
-    out.mkdir(parents=True)
-    (out / MARKER).write_text("written by book/build.py; deleted and rewritten by every build\n")
 
     book_title, lectures = read_toc(toc_path, notebook_dir)
     order = [p for _, paths in lectures for p in paths]
-    executed = execute_all(order, jobs=jobs, use_cache=use_cache, cache_dir=cache_dir)
+    if execute:
+        executed = execute_all(order, jobs=jobs, use_cache=use_cache, cache_dir=cache_dir)
+    else:                      # drafting the text: pages without outputs, in seconds (never for the real site)
+        executed = {p: nbformat.read(p, as_version=4) for p in order}
     t_exec = time.perf_counter() - t0
-
-    exporter = _exporter(f"_static/mathjax/MathJax.js?config={MATHJAX_CONFIG}")
-    pages = {p.name: p.stem + ".html" for p in order}
-    titles = {p: _title(executed[p], p.stem) for p in order}
-    manifest = []
-    for i, p in enumerate(order):
-        nb = executed[p]
-        panels = snapshot_widgets(nb, where=p.name)
-        folds = fold_markdown(nb, markdown_html, {q.name[:2]: q.name for q in order})
-        solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
-        nb.metadata["title"] = titles[p]
-        prev = (pages[order[i - 1].name], titles[order[i - 1]]) if i > 0 else None
-        nxt = (pages[order[i + 1].name], titles[order[i + 1]]) if i + 1 < len(order) else None
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"path": str(p.parent), "name": p.stem},
-                                                             "course_nav": _nav(prev, nxt)})
-        body = _fix_links(body, pages)
-        (out / pages[p.name]).write_text(body)
-        lecture = next(t for t, paths in lectures if p in paths)
-        manifest.append({"notebook": p.name, "page": pages[p.name], "title": titles[p], "lecture": lecture,
-                         "panels": panels, "images": body.count('src="data:image/'), "folds": folds,
-                         "solution_cells": solutions})
-
-    # landing page: book/index.md with the table of contents where it says {{ toc }}
-    toc_md = []
-    for title, paths in lectures:
-        toc_md.append(f"### {title}\n")
-        toc_md += [f"- [{titles[p]}]({pages[p.name]})" for p in paths]
-        toc_md.append("")
-    text = Path(index_md).read_text()
-    if "{{ toc }}" not in text:
-        raise BookError(f"{index_md} must contain the line {{{{ toc }}}} where the table of contents goes")
-    index_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text.replace("{{ toc }}", "\n".join(toc_md)))])
-    index_nb.metadata["title"] = book_title
-    body, _ = exporter.from_notebook_node(index_nb, resources={"metadata": {"path": str(Path(index_md).parent),
-                                                                            "name": "index"}})
-    (out / "index.html").write_text(_fix_links(body, pages))
-    for page_name, md_path in extra_pages:                    # Markdown pages beside the notebooks
-        md_path = Path(md_path)
-        if md_path.exists():
-            extra_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(md_path.read_text())])
-            extra_nb.metadata["title"] = _title(extra_nb, md_path.stem)
-            body, _ = exporter.from_notebook_node(extra_nb, resources={
-                "metadata": {"path": str(md_path.parent), "name": md_path.stem},
-                "course_nav": _nav(None, None)})
-            (out / page_name).write_text(_fix_links(body, pages))
-    copy_mathjax(out)
-    (out / "book.json").write_text(json.dumps({"title": book_title, "pages": manifest}, indent=1) + "\n")
+    manifest = stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("written by book/build.py; deleted and rewritten by every build\n")
+    run_sphinx(src, out, strict=strict, jobs=jobs)
+    for p in order:            # the download button gives the notebook as stored (clean, panels live), not the staged copy
+        shutil.copy(p, out / "_sources" / "notebooks" / p.name)
+    (out / "book.json").write_text(json.dumps({"title": book_title, "pages": manifest}, indent=1,
+                                              ensure_ascii=False) + "\n")
     print(f"book: {len(order)} notebook pages + index.html in {out} "
           f"(execution {t_exec:.1f} s, total {time.perf_counter() - t0:.1f} s)")
     return manifest
@@ -407,9 +449,13 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "_build" / "html"), help="output folder (default _build/html)")
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed in parallel (default 2)")
     parser.add_argument("--no-cache", action="store_true", help="execute every notebook, ignoring _build/executed")
+    parser.add_argument("--no-execute", action="store_true",
+                        help="render the notebooks as stored, without outputs (drafting the text; not the real site)")
+    parser.add_argument("--allow-warnings", action="store_true", help="do not fail on Sphinx warnings (CI never)")
     args = parser.parse_args(argv)
     try:
-        build(Path(args.out), jobs=args.jobs, use_cache=not args.no_cache)
+        build(Path(args.out), jobs=args.jobs, use_cache=not args.no_cache, strict=not args.allow_warnings,
+              execute=not args.no_execute)
     except BookError as err:
         sys.exit(f"book: {err}")
 

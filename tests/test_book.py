@@ -1,16 +1,24 @@
-"""book/build.py: the course as a static HTML site that works with no network.
+"""book/build.py: the course as a static site (Sphinx + myst-nb + sphinx-book-theme) that works with no network.
 
 Two parts:
-* the machinery, on a two-notebook book built in a temporary folder (one real panel, LaTeX, a
-  Markdown link between notebooks): fast, always runs;
-* the real site in _build/html (marked `notebooks`): built by `make book` (reusing executed copies
-  in _build/executed when nothing changed), or by this test if it is missing; every notebook in
-  book/toc.yml must have a page with its figures, in teaching order.
+* the machinery, on a two-notebook book built in a temporary folder (one real panel, LaTeX, folds, a
+  solution, a Markdown link between notebooks), and opened in headless Chromium: no request fails,
+  math is rendered, images load, search finds a page;
+* the real site in _build/html (marked `notebooks`): built by `make book` (reusing executed copies in
+  _build/executed when nothing changed), or by this test if it is missing or stale. Building it
+  executes every notebook with LINATTN_SEED=1 and fails on any cell error, so it is also CI's run of
+  the notebooks under a second seed. Every notebook in book/toc.yml must have a page with its figures,
+  in teaching order.
 """
+import functools
+import http.server
 import importlib.util
 import json
+import os
 import re
+import shutil
 import sys
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,6 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
+CHROMIUM = os.environ.get("LINATTN_CHROMIUM", "/usr/bin/chromium")
 
 
 def _load_builder():
@@ -35,17 +44,19 @@ def book():
 
 
 class _Resources(HTMLParser):
-    """Collects every URL a page *loads* (script/img/link/iframe/source), not the links a reader clicks."""
+    """Collects every URL a page *loads* (script/img/link/iframe/source), and the links a reader clicks."""
 
     def __init__(self):
         super().__init__()
-        self.loads, self.links = [], []
+        self.loads, self.links, self.images = [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag in ("script", "img", "iframe", "source", "video", "audio", "embed") and attrs.get("src"):
             self.loads.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
+        if tag == "img" and attrs.get("src"):
+            self.images.append(attrs["src"])
+        if tag == "link" and attrs.get("href") and attrs.get("rel") not in ("prev", "next", "index", "search"):
             self.loads.append(attrs["href"])
         if tag == "a" and attrs.get("href"):
             self.links.append(attrs["href"])
@@ -65,9 +76,24 @@ def _assert_offline(page_path):
     assert "@import url(http" not in html, f"{page_path.name} imports remote CSS"
     for url in parsed.loads:
         if not url.startswith("data:"):
-            local = page_path.parent / url.split("?")[0]
+            local = page_path.parent / url.split("?")[0].split("#")[0]
             assert local.exists(), f"{page_path.name} loads {url}, which is not in the site"
     return html, parsed
+
+
+def _output_images(html):
+    """<img> in cell outputs (myst-nb writes a notebook's figures to _images/)."""
+    return [src for src in _parse(html).images if "_images/" in src]
+
+
+def _page_links(html, prefix="notebooks/"):
+    """Links to notebook pages, in order of first appearance (sidebar and body list the same order)."""
+    seen = []
+    for href in _parse(html).links:
+        m = re.fullmatch(rf"(?:\./)?({prefix}\d\d_[\w\-]+\.html)", href)
+        if m and m.group(1) not in seen:
+            seen.append(m.group(1))
+    return seen
 
 
 def _count_images(nb):
@@ -80,6 +106,74 @@ def _count_images(nb):
                  for o in m["state"].get("outputs", []) if "image/png" in o.get("data", {}))
     count += sum(1 for m in state.values() if m["model_name"] == "ImageModel")     # panels.show's picture
     return count
+
+
+# ------------------------------------------------------------------ a real browser on the built site
+@pytest.fixture(scope="module")
+def browser():
+    if os.environ.get("LINATTN_SKIP_BROWSER") == "1":
+        pytest.skip("LINATTN_SKIP_BROWSER=1 is set: the site is not opened in Chromium")
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: apt-get update && apt-get install -y chromium"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _serve(directory):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def open_pages(browser, site, pages):
+    """Open each page of site (served on 127.0.0.1) in Chromium; {page: facts}, and every request that
+    failed, answered >= 400, or left this machine, with console errors and uncaught exceptions."""
+    server = _serve(site)
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    context = browser.new_context()
+    page = context.new_page()
+    problems, facts = [], {}
+
+    def on_request(request):
+        if not request.url.startswith((base, "data:", "blob:")):
+            problems.append(("left the site", request.url))
+
+    page.on("request", on_request)
+    page.on("requestfailed", lambda r: problems.append(("failed", r.url, r.failure)))
+    page.on("response", lambda r: r.status >= 400 and problems.append((r.status, r.url)))
+    page.on("console", lambda m: m.type == "error" and problems.append(("console error", m.text)))
+    page.on("pageerror", lambda e: problems.append(("page error", str(e))))
+    try:
+        for name in pages:
+            page.goto(base + name, wait_until="networkidle")
+            if name.startswith("search.html"):
+                page.wait_for_selector("#search-results ul.search li", timeout=15000)
+            else:
+                page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+            facts[name] = page.evaluate("""() => ({
+                math: document.querySelectorAll('mjx-container').length,
+                unrendered: Array.from(document.querySelectorAll('article span.math, article div.math'))
+                                 .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
+                images: Array.from(document.querySelectorAll('article img')).map(i => [i.src, i.complete && i.naturalWidth > 0]),
+                results: Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.getAttribute('href')),
+                title: document.title})""")
+    finally:
+        context.close()
+        server.shutdown()
+    return facts, problems
+
+
+def _check_in_browser(facts, problems):
+    assert not problems, f"requests that failed or left the site, or page errors: {problems}"
+    for name, f in facts.items():
+        assert not f["unrendered"], f"{name}: math left as LaTeX source: {f['unrendered'][:3]}"
+        broken = [src for src, ok in f["images"] if not ok]
+        assert not broken, f"{name}: images that did not load: {broken}"
 
 
 # ------------------------------------------------------------------ the machinery, on a tiny book
@@ -95,12 +189,15 @@ def tiny_site(book, tmp_path_factory):
     nbs = base / "notebooks"
     nbs.mkdir()
     first = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# First page: $\\phi(Q)^\\top$\nThe cost is $O(n^2 d)$; see [the next one](02_second.ipynb)."),
+        nbformat.v4.new_markdown_cell("# First page: $\\phi(Q)^\\top$\nThe cost is $O(n^2 d)$ in $\\mathbb{R}^n$, "
+                                      "$\\mathcal{O}(n)$; see [the next one](02_second.ipynb)."),
         nbformat.v4.new_markdown_cell("Exercise.\n\n<details><summary>Solutions (click)</summary>\n\n1. **forty**"
                                       " two, $x^2$\n</details>\n\nNext: **02 — Second page**, after this."),
         nbformat.v4.new_code_cell("answer = 'worked solution'\nprint(answer)",
                                   metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}}),
-        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]);"),
+        nbformat.v4.new_markdown_cell("In words: the *worked answer*, $y = 2$.", metadata={"tags": ["solution"]}),
+        nbformat.v4.new_code_cell("import os\nimport matplotlib.pyplot as plt\n"
+                                  "print('the seed is', os.environ['LINATTN_SEED'])\nplt.plot([0, 1], [1, 0]);"),
         nbformat.v4.new_code_cell(PANEL_CELL)])
     second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Second page\n$$\\sum_i x_i$$"),
                                              nbformat.v4.new_code_cell("print(6 * 7)")])
@@ -111,61 +208,126 @@ def tiny_site(book, tmp_path_factory):
     toc.write_text('title: "Tiny"\nlectures:\n  - title: "L1"\n    notebooks: ["01"]\n'
                    '  - title: "L2"\n    notebooks: ["02"]\n')
     index = base / "index.md"
-    index.write_text("# Tiny book\n\n{{ toc }}\n")
+    index.write_text("# Tiny book\n\nThe gallery:\n\n{{ gallery }}\n\n{{ toc }}\n")
+    figures = base / "figures"
+    figures.mkdir()
+    shutil.copy(ROOT / "figures" / "kernel_weights.png", figures / "dot.png")
+    readme = base / "README.md"
+    readme.write_text("# Tiny\n\n## Quick start\n\nx\n\n## Gallery\n\n[![a dot](figures/dot.png)](figures/dot.png)\n\n"
+                      "[notebook 01](notebooks/01_first.ipynb): look at the dot.\n\n## The library\n")
     out = base / "html"
-    manifest = book.build(out, jobs=2, toc_path=toc, notebook_dir=nbs, index_md=index, cache_dir=base / "cache")
+    manifest = book.build(out, jobs=2, toc_path=toc, notebook_dir=nbs, index_md=index, cache_dir=base / "cache",
+                          readme=readme, figures_dir=figures)
     return out, manifest, base
 
 
 def test_tiny_book_has_a_page_per_notebook_and_an_index_in_order(tiny_site):
     out, manifest, _ = tiny_site
-    assert [p["page"] for p in manifest] == ["01_first.html", "02_second.html"]
+    assert [p["page"] for p in manifest] == ["notebooks/01_first.html", "notebooks/02_second.html"]
     index = (out / "index.html").read_text()
-    links = [h for h in _parse(index).links if h.endswith(".html")]
-    assert links == ["01_first.html", "02_second.html"], links
+    assert _page_links(index) == ["notebooks/01_first.html", "notebooks/02_second.html"]
     assert "First page" in index and "Second page" in index
+    assert 'src="_images/dot.png"' in index or "figures/dot.png" in index, "the README gallery is the landing page"
+    for page in ("teaching.html", "api.html", "search.html", "searchindex.js", "genindex.html"):
+        assert (out / page).exists(), page
+
+
+def test_tiny_book_executes_with_the_second_seed(tiny_site):
+    out, _, _ = tiny_site
+    assert "the seed is 1" in (out / "notebooks" / "01_first.html").read_text()
 
 
 def test_tiny_book_panel_becomes_its_static_figure(tiny_site):
     out, manifest, _ = tiny_site
-    page = (out / "01_first.html").read_text()
+    page = (out / "notebooks" / "01_first.html").read_text()
     assert manifest[0]["panels"] == 1
     assert "application/vnd.jupyter.widget" not in page, "a widget view was left for a widget manager"
     assert "Interactive panel, shown here as drawn at its initial settings (n = 256, " in page
-    assert page.count('src="data:image/png') == 2, "the plot and the panel's figure must both be embedded"
+    images = _output_images(page)
+    assert len(images) == 2, f"the plot and the panel's figure must both be on the page: {images}"
+    for src in images:
+        assert (out / "notebooks" / src).resolve().stat().st_size > 1000, src
 
 
 def test_tiny_book_folds_solutions_and_links_next(tiny_site):
     out, manifest, _ = tiny_site
-    page = (out / "01_first.html").read_text()
-    # the Markdown fold holds its list (it used to render empty, the list open below it)
-    fold = re.search(r'<details class="course-fold"><summary>Solutions \(click\)</summary>(.*?)</details>', page, re.S)
-    assert fold and "<strong>forty</strong>" in fold.group(1) and "$x^2$" in fold.group(1), page[:3000]
-    # a solution-tagged cell sits, input and output, inside a closed "Solution" fold
-    sol = re.search(r'<details class="course-solution"><summary>Solution</summary>(.*?)</details>', page, re.S)
+    page = (out / "notebooks" / "01_first.html").read_text()
+    # the Markdown fold holds its list, parsed as Markdown with its math (it used to render empty, open below)
+    fold = re.search(r'<details class="course-fold">\s*<summary>Solutions \(click\)</summary>(.*?)</details>', page, re.S)
+    assert fold and "<strong>forty</strong>" in fold.group(1) and r"\(x^2\)" in fold.group(1), page[:3000]
+    # a solution-tagged code cell sits, input and output, inside a closed fold labelled as a solution
+    sol = re.search(r'<details class="[^"]*hide above-input">\s*<summary[^>]*>\s*<p[^>]*>Solution \(click to show\)'
+                    r'(.*?)</details>', page, re.S)
     assert sol and "worked solution" in sol.group(1) and "<details open" not in page
     assert page.count("worked solution") == sol.group(1).count("worked solution")   # nowhere else
-    assert manifest[0]["solution_cells"] == 1 and manifest[0]["folds"] == 1
-    assert 'href="02_second.html"><strong>02' in page                   # "Next: **02 ...**" is a link
+    # a solution-tagged Markdown cell too
+    md = re.search(r'<details class="course-solution">\s*<summary>Solution</summary>(.*?)</details>', page, re.S)
+    assert md and "<em>worked answer</em>" in md.group(1), page
+    assert page.count("worked answer") == 1
+    assert manifest[0]["solution_cells"] == 2 and manifest[0]["folds"] == 1
+    assert re.search(r'href="02_second.html"><span[^>]*><strong>02', page), "Next: **02 ...** must be a link"
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
     assert "φ(Q)ᵀ" in title and "\\" not in title and "$" not in title, title
 
 
 def test_tiny_book_is_offline_with_local_mathjax_and_fixed_links(tiny_site):
     out, _, _ = tiny_site
-    for page in ("index.html", "01_first.html", "02_second.html", "teaching.html"):
+    for page in ("index.html", "notebooks/01_first.html", "notebooks/02_second.html", "teaching.html", "api.html"):
         html, parsed = _assert_offline(out / page)
-        assert "_static/mathjax/MathJax.js" in html
-    first = _parse((out / "01_first.html").read_text())
+    for page in ("index.html", "notebooks/01_first.html", "notebooks/02_second.html"):
+        assert re.search(r'src="(\.\./)?_static/mathjax/tex-mml-chtml\.js', (out / page).read_text()), page
+    first = _parse((out / "notebooks" / "01_first.html").read_text())
     assert "02_second.html" in first.links, "a Markdown link to a notebook must point to its page"
-    assert "02_second.ipynb" not in first.links
-    assert (out / "_static" / "mathjax" / "jax" / "output" / "HTML-CSS" / "fonts" / "STIX-Web").exists()
+    assert not any(link.endswith("02_second.ipynb") for link in first.links)
+    fonts = out / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert (fonts / "MathJax_AMS-Regular.woff").exists() and (fonts / "MathJax_Calligraphic-Regular.woff").exists()
+
+
+def test_tiny_book_pages_link_previous_and_next(tiny_site):
+    out, _, _ = tiny_site
+    first = (out / "notebooks" / "01_first.html").read_text()
+    second = (out / "notebooks" / "02_second.html").read_text()
+    assert re.search(r'<a class="right-next"\s+href="02_second.html"', first), "page 01 must link to the next page"
+    assert re.search(r'<a class="left-prev"\s+href="01_first.html"', second), "page 02 must link to the previous page"
+
+
+def test_tiny_book_offers_each_notebook_for_download(tiny_site):
+    out, _, base = tiny_site
+    page = _parse((out / "notebooks" / "01_first.html").read_text())
+    assert "../_sources/notebooks/01_first.ipynb" in page.links
+    downloaded = nbformat.read(out / "_sources" / "notebooks" / "01_first.ipynb", as_version=4)
+    assert downloaded == nbformat.read(base / "notebooks" / "01_first.ipynb", as_version=4), \
+        "the download must be the notebook as stored (clean, panels live), not the executed copy"
+
+
+def test_tiny_book_in_a_browser(tiny_site, browser):
+    """No request fails (MathJax fonts included) or leaves the site, math is typeset, images load, and
+    the search page finds the second page."""
+    out, _, _ = tiny_site
+    facts, problems = open_pages(browser, out, ["index.html", "notebooks/01_first.html",
+                                                "notebooks/02_second.html", "api.html", "search.html?q=second"])
+    _check_in_browser(facts, problems)
+    assert facts["notebooks/01_first.html"]["math"] >= 6            # \mathbb and \mathcal need AMS/Calligraphic fonts
+    assert len(facts["notebooks/01_first.html"]["images"]) == 2
+    assert facts["index.html"]["images"] and all(ok for _, ok in facts["index.html"]["images"])
+    assert any("02_second" in href for href in facts["search.html?q=second"]["results"]), facts
+    assert "φ(Q)ᵀ" in facts["notebooks/01_first.html"]["title"]
+
+
+def test_tiny_book_has_the_api_reference(tiny_site):
+    out, _, _ = tiny_site
+    api = (out / "api.html").read_text()
+    import linattn_edu.numpy as lnp
+    import linattn_edu.torch as lt
+    for mirror in (lnp, lt):
+        for name in mirror.__all__:
+            assert f'id="{mirror.__name__}.{name}"' in api, f"{mirror.__name__}.{name} missing from the API reference"
 
 
 def test_rebuild_reuses_executions(book, tiny_site, capsys):
     out, _, base = tiny_site
     book.build(out, toc_path=base / "toc.yml", notebook_dir=base / "notebooks", index_md=base / "index.md",
-               cache_dir=base / "cache")
+               cache_dir=base / "cache", readme=base / "README.md", figures_dir=base / "figures")
     log = capsys.readouterr().out
     assert log.count("executed copy reused") == 2, log
 
@@ -192,14 +354,25 @@ def test_a_failing_cell_fails_the_build_and_names_the_notebook(book, tmp_path):
     nbs = tmp_path / "nbs"
     nbs.mkdir()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Broken"),
-                                         nbformat.v4.new_code_cell("assert 1 + 1 == 3, 'arithmetic is broken'")])
+                                         nbformat.v4.new_code_cell("import os\nassert os.environ['LINATTN_SEED'] != '1',"
+                                                                   " 'fails under the second seed'")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, nbs / "01_broken.ipynb")
     toc = tmp_path / "toc.yml"
     toc.write_text('title: "T"\nlectures:\n  - title: "L"\n    notebooks: ["01"]\n')
-    with pytest.raises(book.BookError, match=r"01_broken.ipynb(.|\n)*arithmetic is broken"):
+    with pytest.raises(book.BookError, match=r"01_broken.ipynb(.|\n)*LINATTN_SEED=1(.|\n)*fails under the second seed"):
         book.build(tmp_path / "html", toc_path=toc, notebook_dir=nbs, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "cache" / "01_broken.ipynb").exists(), "a failed execution must not be cached"
+
+
+def test_a_sphinx_warning_fails_the_build(book, tmp_path):
+    """-W: a broken cross-reference in a page fails the build rather than shipping a dead link."""
+    src = tmp_path / "src"
+    (src / "_static").mkdir(parents=True)
+    (src / "index.md").write_text("# T\n\nSee {doc}`a-page-that-does-not-exist`.\n")
+    (src / "titles.json").write_text("{}")
+    with pytest.raises(book.BookError, match="a-page-that-does-not-exist"):
+        book.run_sphinx(src, tmp_path / "html")
 
 
 def test_build_refuses_to_wipe_a_foreign_folder(book, tmp_path):
@@ -231,8 +404,8 @@ def site(book):
     notebooks = [p for _, paths in lectures for p in paths]
     manifest_path = SITE / "book.json"
     fresh = manifest_path.exists() and all(
-        (SITE / (p.stem + ".html")).exists() and (SITE / (p.stem + ".html")).stat().st_mtime >= p.stat().st_mtime
-        for p in notebooks)
+        (SITE / "notebooks" / (p.stem + ".html")).exists()
+        and (SITE / "notebooks" / (p.stem + ".html")).stat().st_mtime >= p.stat().st_mtime for p in notebooks)
     if not fresh:
         print("test_book: _build/html is missing or stale; building it (book/build.py)")
         book.build(SITE)
@@ -245,11 +418,14 @@ def test_every_notebook_has_a_page_in_teaching_order(site):
     assert notebooks, "no notebooks in notebooks/"
     assert [p["notebook"] for p in manifest["pages"]] == [p.name for p in notebooks]
     index = (SITE / "index.html").read_text()
-    links = [h for h in _parse(index).links if re.fullmatch(r"\d\d_[\w\-]+\.html", h)]
-    assert links == [p.stem + ".html" for p in notebooks], "index.html must list every page, in teaching order"
-    assert "teaching.html" in _parse(index).links and (SITE / "teaching.html").exists()
+    assert _page_links(index) == [f"notebooks/{p.stem}.html" for p in notebooks], \
+        "index.html must list every page, in teaching order"
+    links = _parse(index).links
+    assert "teaching.html" in links and "api.html" in links
     _assert_offline(SITE / "index.html")
     _assert_offline(SITE / "teaching.html")
+    gallery = [src for src in _parse(index).images if "_images/" in src]
+    assert len(gallery) >= 6, f"the landing page shows the README gallery: {gallery}"
 
 
 @pytest.mark.notebooks
@@ -261,9 +437,24 @@ def test_every_page_has_its_figures_math_and_no_widget_views(book, site):
         executed = nbformat.read(book.CACHE / nb_path.name, as_version=4)
         expected = _count_images(executed)
         assert expected >= 1, f"{nb_path.name} draws no figure at all"
-        found = html.count('src="data:image/png')
+        found = len(_output_images(html))
         assert found >= expected, f"{entry['page']}: {found} images, the executed notebook has {expected}"
         assert "application/vnd.jupyter.widget-view" not in html, f"{entry['page']} has a raw widget view"
         if any("$" in c.source for c in executed.cells if c.cell_type == "markdown"):
-            assert "_static/mathjax/MathJax.js" in html, f"{entry['page']} has LaTeX but no MathJax"
+            assert "_static/mathjax/tex-mml-chtml.js" in html, f"{entry['page']} has LaTeX but no MathJax"
         assert "Traceback" not in html, f"{entry['page']} shows a traceback"
+        assert "\\" not in re.search(r"<title>(.*?)</title>", html, re.S).group(1), f"{entry['page']}: LaTeX in <title>"
+
+
+@pytest.mark.notebooks
+def test_the_site_in_a_browser(site, browser):
+    """A few pages of the real site in Chromium: no failed request, math typeset, figures loaded; the
+    search page finds the reassociation notebook."""
+    manifest, _ = site
+    pages = ["index.html"] + [p["page"] for p in manifest["pages"][:3]] + ["api.html", "search.html?q=reassociation"]
+    facts, problems = open_pages(browser, SITE, pages)
+    _check_in_browser(facts, problems)
+    for entry in manifest["pages"][:3]:
+        assert facts[entry["page"]]["math"] > 0, f"{entry['page']}: no typeset math"
+        assert facts[entry["page"]]["images"], f"{entry['page']}: no figure"
+    assert any("02_" in href for href in facts["search.html?q=reassociation"]["results"]), facts["search.html?q=reassociation"]

@@ -8,8 +8,8 @@ Every notebook cell that draws random numbers makes its own generator from a *st
 
 so a student who re-runs one cell gets the same draws, and no cell depends on the draws of an earlier
 one. The base seed comes from the environment variable ``LINATTN_SEED`` (default 0): CI runs every
-notebook once more with another base seed (``tests/test_notebook_seeds.py``), ``make test-seeds``
-runs five, so an assert that holds only for one seed fails there.
+notebook once more with base seed 1 (the course site's build, ``tests/test_book.py``), ``make test-seeds``
+runs five (``tests/test_notebook_seeds_a.py`` / ``_b.py``), so an assert that holds only for one seed fails there.
 
 Backend-free: imports numpy only (the generator); ``seed`` returns a plain int for torch.manual_seed.
 """

@@ -22,8 +22,8 @@ tokens of chunk c, phi = elu + 1 (fused: computed in registers from q and k, nev
 
 Layout: q, k: (BH, n, d), v, out: (BH, n, d_v) contiguous, BH = prod(batch dims). The per-chunk
 states H, S, dS, dH: (BH, N, d, d_v) and h, z, dz, dh: (BH, N, d) in float32. Every product and sum
-runs in float32 inside the kernels (tl.dot on float32 tiles: TF32 on a GPU, exact float32 in the
-interpreter); the output is rounded once to v.dtype. Tiles are padded to powers of two (at least 16,
+runs in float32 inside the kernels (tl.dot on float32 tiles: TF32 on a GPU for 16-bit inputs, full
+float32 for float32 inputs, see _precision; exact float32 in the interpreter); the output is rounded once to v.dtype. Tiles are padded to powers of two (at least 16,
 what tl.dot needs) and masked: padded tokens and features have phi = 0, so they add nothing.
 
 Memory traffic of the forward: q, k, v are read twice (chunk sums, output), H and S written and read
@@ -92,16 +92,16 @@ def _load_features(Q, K, V, bh, c, n, d, d_v, C: tl.constexpr, BD: tl.constexpr,
 
 
 @triton.jit
-def _scores(fq, fk, C: tl.constexpr):
+def _scores(fq, fk, C: tl.constexpr, P: tl.constexpr):
     """A_[c] = tril(phi(Q) phi(K)^T): (C, C); row i sees keys j <= i of its chunk."""
     i = tl.arange(0, C)
-    A = tl.dot(fq, tl.trans(fk))                                      # (C, BD) @ (BD, C)
+    A = tl.dot(fq, tl.trans(fk), input_precision=P)                   # (C, BD) @ (BD, C)
     return tl.where(i[:, None] >= i[None, :], A, 0.0)
 
 
 @triton.jit
 def chunk_sums_kernel(K, V, H, h, n, N, d, d_v,
-                      C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr):
+                      C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr, P: tl.constexpr):
     """H_[c] = phi(K_[c])^T V_[c]: (d, d_v) and h_[c] = phi(K_[c])^T 1: (d,). Grid (BH, N)."""
     bh, c = tl.program_id(0), tl.program_id(1)
     pk, mk = _tile_ptrs(K, bh, c, n, d, C, BD)
@@ -109,7 +109,7 @@ def chunk_sums_kernel(K, V, H, h, n, N, d, d_v,
     fk = tl.where(mk, _phi(tl.load(pk, mask=mk, other=0.0).to(tl.float32)), 0.0)   # (C, BD)
     v = tl.load(pv, mask=mv, other=0.0).to(tl.float32)                             # (C, BDV)
     ph, mh = _state_ptrs(H, bh, c, N, d, d_v, BD, BDV)
-    tl.store(ph, tl.dot(tl.trans(fk), v), mask=mh)                    # (BD, C) @ (C, BDV)
+    tl.store(ph, tl.dot(tl.trans(fk), v, input_precision=P), mask=mh)  # (BD, C) @ (C, BDV)
     pz, mz = _vec_ptrs(h, bh, c, N, d, BD)
     tl.store(pz, tl.sum(fk, axis=0), mask=mz)                         # (BD,)
 
@@ -138,14 +138,14 @@ def scan_kernel(X, X0, Out, Final, N, F, REVERSE: tl.constexpr, BLOCK: tl.conste
 
 @triton.jit
 def chunk_output_kernel(Q, K, V, S, z, O, Den, n, N, d, d_v, NORMALISE: tl.constexpr,
-                        C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr):
+                        C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr, P: tl.constexpr):
     """out_[c] = (phi(Q) S_[c] + A V) / (phi(Q) z_[c] + A 1): (C, d_v); stores den: (C,). Grid (BH, N)."""
     bh, c = tl.program_id(0), tl.program_id(1)
     fq, fk, v = _load_features(Q, K, V, bh, c, n, d, d_v, C, BD, BDV)
-    A = _scores(fq, fk, C)                                            # (C, C)
+    A = _scores(fq, fk, C, P)                                            # (C, C)
     ps, ms = _state_ptrs(S, bh, c, N, d, d_v, BD, BDV)
     S_c = tl.load(ps, mask=ms, other=0.0)                             # (BD, BDV)
-    num = tl.dot(fq, S_c) + tl.dot(A, v)                              # (C, BDV): inter + intra
+    num = tl.dot(fq, S_c, input_precision=P) + tl.dot(A, v, input_precision=P)    # (C, BDV): inter + intra
     out = num
     if NORMALISE:
         pz, mz = _vec_ptrs(z, bh, c, N, d, BD)
@@ -175,14 +175,14 @@ def _output_grads(O, Den, dO, bh, c, n, d_v, NORMALISE: tl.constexpr, C: tl.cons
 
 @triton.jit
 def chunk_state_grads_kernel(Q, O, Den, dO, dS, dz, n, N, d, d_v, NORMALISE: tl.constexpr,
-                             C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr):
+                             C: tl.constexpr, BD: tl.constexpr, BDV: tl.constexpr, P: tl.constexpr):
     """dS_[c] = phi(Q)^T dnum: (d, d_v), dz_[c] = phi(Q)^T dden: (d,), what S_[c], z_[c] receive. Grid (BH, N)."""
     bh, c = tl.program_id(0), tl.program_id(1)
     pq, mq = _tile_ptrs(Q, bh, c, n, d, C, BD)
     fq = tl.where(mq, _phi(tl.load(pq, mask=mq, other=0.0).to(tl.float32)), 0.0)   # (C, BD)
     dnum, dden = _output_grads(O, Den, dO, bh, c, n, d_v, NORMALISE, C, BDV)
     ps, ms = _state_ptrs(dS, bh, c, N, d, d_v, BD, BDV)
-    tl.store(ps, tl.dot(tl.trans(fq), dnum), mask=ms)                 # (BD, C) @ (C, BDV)
+    tl.store(ps, tl.dot(tl.trans(fq), dnum, input_precision=P), mask=ms)   # (BD, C) @ (C, BDV)
     pz, mz = _vec_ptrs(dz, bh, c, N, d, BD)
     tl.store(pz, tl.sum(fq * dden[:, None], axis=0), mask=mz)         # (BD,)
 
@@ -190,24 +190,27 @@ def chunk_state_grads_kernel(Q, O, Den, dO, dS, dz, n, N, d, d_v, NORMALISE: tl.
 @triton.jit
 def chunk_input_grads_kernel(Q, K, V, S, z, O, Den, dO, dH, dh, dQ, dK, dV, n, N, d, d_v,
                              NORMALISE: tl.constexpr, C: tl.constexpr, BD: tl.constexpr,
-                             BDV: tl.constexpr):
+                             BDV: tl.constexpr, P: tl.constexpr):
     """dq, dk: (C, d) and dv: (C, d_v) of chunk c, from the output grads and dH_[c], dh_[c]. Grid (BH, N)."""
     bh, c = tl.program_id(0), tl.program_id(1)
     fq, fk, v = _load_features(Q, K, V, bh, c, n, d, d_v, C, BD, BDV)
-    A = _scores(fq, fk, C)                                            # (C, C)
+    A = _scores(fq, fk, C, P)                                            # (C, C)
     dnum, dden = _output_grads(O, Den, dO, bh, c, n, d_v, NORMALISE, C, BDV)
     ps, ms = _state_ptrs(S, bh, c, N, d, d_v, BD, BDV)
     pz, mz = _vec_ptrs(z, bh, c, N, d, BD)
     i = tl.arange(0, C)
-    dA = tl.where(i[:, None] >= i[None, :], tl.dot(dnum, tl.trans(v)) + dden[:, None], 0.0)   # (C, C)
-    dfq = tl.dot(dnum, tl.trans(tl.load(ps, mask=ms, other=0.0))) + tl.dot(dA, fk)            # (C, BD)
+    dA = tl.where(i[:, None] >= i[None, :],
+                  tl.dot(dnum, tl.trans(v), input_precision=P) + dden[:, None], 0.0)           # (C, C)
+    dfq = (tl.dot(dnum, tl.trans(tl.load(ps, mask=ms, other=0.0)), input_precision=P)
+           + tl.dot(dA, fk, input_precision=P))                                          # (C, BD)
     if NORMALISE:
         dfq += dden[:, None] * tl.load(pz, mask=mz, other=0.0)[None, :]
     ph, mh = _state_ptrs(dH, bh, c, N, d, d_v, BD, BDV)
     dH_c = tl.load(ph, mask=mh, other=0.0)                            # (BD, BDV)
     pdh, mdh = _vec_ptrs(dh, bh, c, N, d, BD)
-    dfk = tl.dot(tl.trans(dA), fq) + tl.dot(v, tl.trans(dH_c)) + tl.load(pdh, mask=mdh, other=0.0)[None, :]
-    dv = tl.dot(tl.trans(A), dnum) + tl.dot(fk, dH_c)                 # (C, BDV)
+    dfk = (tl.dot(tl.trans(dA), fq, input_precision=P) + tl.dot(v, tl.trans(dH_c), input_precision=P)
+           + tl.load(pdh, mask=mdh, other=0.0)[None, :])
+    dv = tl.dot(tl.trans(A), dnum, input_precision=P) + tl.dot(fk, dH_c, input_precision=P)   # (C, BDV)
     pq, mq = _tile_ptrs(Q, bh, c, n, d, C, BD)
     pk, mk = _tile_ptrs(K, bh, c, n, d, C, BD)
     pv, mv = _tile_ptrs(V, bh, c, n, d_v, C, BDV)
@@ -216,6 +219,12 @@ def chunk_input_grads_kernel(Q, K, V, S, z, O, Den, dO, dH, dh, dQ, dK, dV, n, N
     tl.store(_tile_ptrs(dQ, bh, c, n, d, C, BD)[0], dq.to(dQ.dtype.element_ty), mask=mq)
     tl.store(_tile_ptrs(dK, bh, c, n, d, C, BD)[0], dk.to(dK.dtype.element_ty), mask=mk)
     tl.store(_tile_ptrs(dV, bh, c, n, d_v, C, BDV)[0], dv.to(dV.dtype.element_ty), mask=mv)
+
+
+def _precision(q):
+    """tl.dot's input precision: TF32 on float32 tiles for 16-bit inputs (their own rounding is coarser),
+    full float32 ("ieee") when the caller passed float32: float32 in, float32 accuracy out."""
+    return "tf32" if q.dtype in (torch.float16, torch.bfloat16) else "ieee"
 
 
 def _block(x):
@@ -240,14 +249,14 @@ def forward(q, k, v, S0, z0, chunk_size, normalise):
     BD, BDV = _block(d), _block(d_v)
     H = torch.empty(BH, N, d, d_v, dtype=torch.float32, device=q.device)
     h = torch.empty(BH, N, d, dtype=torch.float32, device=q.device)
-    chunk_sums_kernel[(BH, N)](k, v, H, h, n, N, d, d_v, C=C, BD=BD, BDV=BDV)
+    chunk_sums_kernel[(BH, N)](k, v, H, h, n, N, d, d_v, C=C, BD=BD, BDV=BDV, P=_precision(q))
     S, S_T = _scan(H.view(BH, N, d * d_v), S0.reshape(BH, d * d_v), reverse=False)
     z, z_T = _scan(h, z0, reverse=False)
     S = S.view(BH, N, d, d_v)
     out = torch.empty_like(v)
     den = torch.empty(BH, n, dtype=torch.float32, device=q.device)
     chunk_output_kernel[(BH, N)](q, k, v, S, z, out, den, n, N, d, d_v, NORMALISE=normalise,
-                                 C=C, BD=BD, BDV=BDV)
+                                 C=C, BD=BD, BDV=BDV, P=_precision(q))
     return out, den, S, z, S_T.view(BH, d, d_v), z_T
 
 
@@ -260,12 +269,13 @@ def backward(q, k, v, S, z, out, den, dout, dS_T, dz_T, chunk_size, normalise):
     dS = torch.empty_like(S)
     dz = torch.empty_like(z)
     chunk_state_grads_kernel[(BH, N)](q, out, den, dout, dS, dz, n, N, d, d_v, NORMALISE=normalise,
-                                      C=C, BD=BD, BDV=BDV)
+                                      C=C, BD=BD, BDV=BDV, P=_precision(q))
     dH, dS0 = _scan(dS.view(BH, N, d * d_v), dS_T.reshape(BH, d * d_v), reverse=True)
     dh, dz0 = _scan(dz, dz_T, reverse=True)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     chunk_input_grads_kernel[(BH, N)](q, k, v, S, z, out, den, dout, dH.view(BH, N, d, d_v), dh,
-                                      dq, dk, dv, n, N, d, d_v, NORMALISE=normalise, C=C, BD=BD, BDV=BDV)
+                                      dq, dk, dv, n, N, d, d_v, NORMALISE=normalise, C=C, BD=BD, BDV=BDV,
+                                      P=_precision(q))
     return dq, dk, dv, dS0.view(BH, d, d_v), dz0
 
 

@@ -454,6 +454,11 @@ def unnormalised_linear_attention(q, k, v, phi, chunk_size=64, state=None, _core
     name or callable, state None or (S (..., m, d_v), z (..., m)). Returns (out, (S, z)) with the
     same state layout as chunked_linear_attention (z = z_0 + sum_t phi(k_t), unused by out), so a
     state can be handed between the two forms.
+
+    Benchmark form, not part of the mirrored API: it is tuned for speed (the H200 table in the README
+    measures this code) and does not carry the causal forms' guarantees of tests/test_reliability.py —
+    a NaN / inf in a later token of the same chunk reaches earlier rows (0 * NaN in A @ V), and the
+    exclusive prefix sum cumsum(H) - H rounds earlier chunks by a large later one.
     """
     check_positive_int("chunk_size", chunk_size)
     phi_q, phi_k = _features(q, k, v, phi, causal=True)

@@ -161,7 +161,13 @@ def open_pages(browser, site, pages):
             if name.startswith("search.html"):
                 page.wait_for_selector("#search-results ul.search li", timeout=15000)
             else:
-                page.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+                # MathJax loads async: poll (up to 15 s) until its startup object exists, then await the typeset
+                page.evaluate("""async () => {
+                  for (let i = 0; i < 150 && document.querySelector('script[src*="mathjax" i]')
+                                        && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+                    await new Promise(r => setTimeout(r, 100));
+                  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+                }""")
             facts[name] = page.evaluate("""() => ({
                 math: document.querySelectorAll('mjx-container').length,
                 unrendered: Array.from(document.querySelectorAll('article span.math, article div.math'))

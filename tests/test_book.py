@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import threading
+import urllib.parse
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -145,10 +146,13 @@ def open_pages(browser, site, pages):
 
     page.on("request", on_request)
     def on_failed(request):
-        # Chromium fetches the favicon on its own schedule and cancels that fetch (net::ERR_ABORTED) when
-        # the next page.goto starts; a missing favicon still shows as a >= 400 response below
-        if request.failure == "net::ERR_ABORTED" and request.url.endswith("/favicon.svg"):
-            return
+        # Chromium cancels fetches still in flight (the favicon, MathJax's fonts) with net::ERR_ABORTED when
+        # the next page.goto starts. A cancelled fetch is no failure, but what it asked for must exist in the
+        # built site: a missing file still fails here (and as a >= 400 response if it got that far).
+        if request.failure == "net::ERR_ABORTED" and request.url.startswith(base):
+            local = Path(site) / urllib.parse.unquote(urllib.parse.urlsplit(request.url).path).lstrip("/")
+            if local.is_file():
+                return
         problems.append(("failed", request.url, request.failure))
 
     page.on("requestfailed", on_failed)
@@ -168,6 +172,7 @@ def open_pages(browser, site, pages):
                     await new Promise(r => setTimeout(r, 100));
                   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
                 }""")
+                page.wait_for_load_state("networkidle")     # the fonts the typeset asked for
             facts[name] = page.evaluate("""() => ({
                 math: document.querySelectorAll('mjx-container').length,
                 unrendered: Array.from(document.querySelectorAll('article span.math, article div.math'))
@@ -325,6 +330,18 @@ def test_tiny_book_in_a_browser(tiny_site, browser):
     assert facts["index.html"]["images"] and all(ok for _, ok in facts["index.html"]["images"])
     assert any("02_second" in href for href in facts["search.html?q=second"]["results"]), facts
     assert "φ(Q)ᵀ" in facts["notebooks/01_first.html"]["title"]
+
+
+def test_a_missing_font_fails_the_browser_check(tiny_site, browser, tmp_path):
+    """The check that forgives fetches Chromium cancels on navigation must still catch a file the site lacks."""
+    out, _, _ = tiny_site
+    broken = tmp_path / "site"
+    shutil.copytree(out, broken)
+    fonts = sorted(broken.glob("_static/mathjax/output/chtml/fonts/woff-v2/MathJax_Math-Italic.woff"))
+    assert fonts, "the tiny site should ship MathJax's italic font"
+    fonts[0].unlink()
+    _, problems = open_pages(browser, broken, ["notebooks/01_first.html", "index.html"])
+    assert any("MathJax_Math-Italic.woff" in str(p) for p in problems), problems
 
 
 def test_tiny_book_has_the_api_reference(tiny_site):

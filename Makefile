@@ -14,7 +14,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
 
-.PHONY: setup hooks lab test test-browser test-fast test-seeds test-mutants student models bench bench-panels bench-panels-browser figures book browser-deps clean
+.PHONY: setup hooks lab test test-nbval test-browser test-fast test-seeds test-mutants student models bench bench-panels bench-panels-browser figures book browser-deps clean
 
 setup: $(STAMP)
 
@@ -50,12 +50,20 @@ browser-deps:
 	  else echo "WARNING: /usr/bin/chromium missing; run: sudo apt-get install -y chromium (tests/browser will fail)"; fi; \
 	fi
 
-# The whole suite in one pytest run: library tests, notebooks (nbval) and the browser suite, one
-# worker per core; --dist loadfile keeps each notebook (and the whole browser suite, which shares one
-# JupyterLab server and one Chromium) on one worker, so the browser suite runs beside the rest.
+# The whole suite in one pytest run, one worker per core; --dist loadfile keeps each file (each half of
+# the browser suite has its own JupyterLab server and Chromium) on one worker. Every notebook is executed
+# twice, and any error or failed assert in a cell fails the run: seed 0 by the browser suite (Run All in
+# JupyterLab, tests/browser) and seed 1 by the site build (book/build.py inside tests/test_book.py).
+# nbval would be a third execution of seed 0 (a sixth of the suite's time), so it runs here only when
+# the browser suite cannot (LINATTN_SKIP_BROWSER=1); `make test-nbval` runs it on its own.
 WORKERS ?= auto
+SEED0 := $(if $(filter 1,$(LINATTN_SKIP_BROWSER)),notebooks $(NBVAL),)
 test: setup browser-deps
-	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests notebooks $(NBVAL) -rs --durations=15
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile tests $(SEED0) -rs --durations=15
+
+# The notebooks under nbval (seed 0, each cell's error reported as its own test).
+test-nbval: setup
+	$(PY) -m pytest -n $(WORKERS) --dist loadfile notebooks $(NBVAL) -q -rs
 
 # Browser suite alone (JupyterLab + headless Chromium); prints per-notebook timings.
 test-browser: setup browser-deps

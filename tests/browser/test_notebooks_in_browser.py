@@ -129,6 +129,9 @@ TARGET_MEDIAN_MS, TARGET_P95_MS = 100.0, 200.0
 # still moved once and its latency recorded; `make bench-panels-browser` sets 4 (five samples a slider).
 MOVES_PER_SLIDER = int(os.environ.get("LINATTN_LATENCY_MOVES", "0"))
 LATENCY_STRICT = os.environ.get("LINATTN_LATENCY_STRICT") == "1"         # fail above the #16 targets
+# A screenshot of each panel before its first control and after its last one in `make test` (each one
+# costs about half a second); LINATTN_SCREENSHOTS=every keeps one after every control change.
+SCREENSHOT_EVERY_CONTROL = os.environ.get("LINATTN_SCREENSHOTS") == "every"
 BODY_TEXT_PX = 14                                                        # linattn_edu.panels.BODY_TEXT_PX
 LATENCIES = {}                                                           # panel -> [ms, ...]
 
@@ -471,6 +474,29 @@ def test_notebook_in_browser(name, lab_tab, screenshot_dir):
     check_notebook_in_browser(name, lab_tab, screenshot_dir)
 
 
+def test_a_failing_assert_cell_fails_the_check(lab_tab, screenshot_dir):
+    """This Run All is make test's seed-0 execution of the notebooks (nbval is `make test-nbval`), so a
+    notebook whose assert fails must fail it, naming the cell. A small notebook, written for this test
+    into the served copy of notebooks/ (nothing in the repository changes)."""
+    import nbformat
+    name = "00_a_claim_that_fails.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("A claim checked in code"),
+        nbformat.v4.new_code_cell("total = sum(range(4))"),
+        nbformat.v4.new_code_cell("assert total == 7, f'the sum is {total}, not 7'"),
+        nbformat.v4.new_code_cell("after = True")])
+    nb.metadata = nbformat.read(NOTEBOOK_DIR / NOTEBOOKS[0], as_version=4).metadata     # the course's kernelspec
+    path = lab_tab.server.root / "notebooks" / name
+    nbformat.write(nb, path)
+    try:
+        with pytest.raises(AssertionError) as failed:
+            check_notebook_in_browser(name, lab_tab, screenshot_dir)
+    finally:
+        path.unlink()
+    message = str(failed.value)
+    assert "cells show errors after Run All" in message and "the sum is 6, not 7" in message, message
+
+
 def check_notebook_in_browser(name, lab_tab, screenshot_dir):
     """Open, run all, check, move every control, save and reopen one notebook (the steps below)."""
     t0 = time.monotonic()
@@ -552,8 +578,9 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                         ms = nb.page.evaluate(JS_READ_LATENCY)
                         if ms is not None:
                             LATENCIES[pname].append(ms)
-                panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__{i + 1}-"
-                                          f"{_slug(c['description'])}.png"), animations="disabled")
+                if SCREENSHOT_EVERY_CONTROL or i == len(controls) - 1:
+                    panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__{i + 1}-"
+                                              f"{_slug(c['description'])}.png"), animations="disabled")
                 errs = list(dict.fromkeys(nb.visible_errors(nb.root) + watch.problems()))
                 expect(not errs, f"{what}: error after {action}:\n" + "\n".join(errs))
                 expect(after is not None and after["hash"] != before["hash"],

@@ -10,8 +10,12 @@ module in this package that defines
     controls() -> dict        name -> ipywidget: the panel's controls, with units and hints in their
                               labels. The one source of truth for their ranges: show(panel) uses them,
                               and tests/test_panel_corners.py runs compute + draw at every corner.
-    update(fig, result)       optional: change the artists of a figure draw() made in place and
-                              return True; return False when the picture needs a full draw().
+    update(fig, result)       optional: bring a figure draw() made to a new result. Return the
+                              artists it changed (PanelRenderer blits them over the rest of the
+                              picture), True (changed in place, draw it all) or False (call draw()).
+                              A panel with update() keeps its axes limits put where it can
+                              (nice_limit), so most moves are blits; tests/test_panel_blit.py checks
+                              that every blit looks like a fresh draw.
 
 ``show(panel)`` wires the controls to compute + draw. It is the only UI code; the library below never
 imports matplotlib or ipywidgets. The box it returns carries the CSS class ``linattn-panel`` (and
@@ -83,11 +87,19 @@ def _freeze(value):
 class PanelRenderer:
     """One slider update: compute -> draw (in place when the panel can) -> PNG bytes.
 
-    Used by show() and timed by benchmarks/panels.py. One Figure lives as long as the panel: a move
-    the panel's update() can show by changing artists in place (set_data, set_array, set_text)
-    skips building the figure again; compute results are cached (the last CACHE_SIZE settings), so
-    dragging a slider back and forth computes each setting once. The PNG is encoded from the Agg
-    buffer of the single draw.
+    Used by show() and timed by benchmarks/panels.py. One Figure lives as long as the panel. After
+    compute (cached: the last CACHE_SIZE settings, so dragging a slider back and forth computes each
+    setting once) the panel's optional update(fig, result) says how much of the picture changed:
+
+        False / None      rebuild: draw(result, fig) and a full Agg draw           ("full")
+        True              artists changed in place, a full Agg draw                 ("in_place")
+        [artist, ...]     only these changed: blit. They are marked animated, the rest of the figure
+                          is drawn once and kept as a background; a move restores that background and
+                          draws just these artists over it                           ("blit")
+
+    A blit redraws the background when the set of artists or any axes' limits changed since it was
+    taken, so a panel that rescales an axis still gets a correct picture. The PNG is encoded from the
+    Agg buffer (no second draw). ``last["mode"]`` says which path the last update took.
     """
 
     CACHE_SIZE = 64
@@ -95,7 +107,9 @@ class PanelRenderer:
     def __init__(self, panel, dpi=PANEL_DPI):
         self.panel, self.dpi, self.fig = panel, dpi, None
         self.cache = collections.OrderedDict()
-        self.last = {"in_place": False}
+        self.last = {"in_place": False, "mode": "full"}
+        self._background = None                  # (key, saved Agg region) of the last blit background
+        self._animated = ()
 
     def result(self, params):
         key = _freeze(params)
@@ -108,20 +122,53 @@ class PanelRenderer:
             self.cache.popitem(last=False)
         return res
 
+    def _limits(self):
+        return tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.fig.axes)
+
+    def _unanimate(self):
+        for a in self._animated:
+            a.set_animated(False)
+        self._animated, self._background = (), None
+
+    def _blit(self, artists):
+        canvas = self.fig.canvas
+        key = (tuple(map(id, artists)), self._limits())
+        if self._background is None or self._background[0] != key:
+            self._unanimate()
+            for a in artists:
+                a.set_animated(True)
+            self._animated = artists
+            canvas.draw()                                          # everything but the artists
+            self._background = ((tuple(map(id, artists)), self._limits()), canvas.copy_from_bbox(self.fig.bbox))
+        else:
+            canvas.restore_region(self._background[1])
+        for a in artists:
+            if a.get_visible():
+                self.fig.draw_artist(a)
+
     def figure(self, params):
         """Compute (cached) and bring the live figure to these settings; returns the Figure."""
         res = self.result(params)
-        in_place = False
+        mode = "full"
         with panel_style():
             if self.fig is None:
                 self.fig = new_figure(self.panel)
                 self.panel.draw(res, fig=self.fig)
             else:
-                in_place = hasattr(self.panel, "update") and bool(self.panel.update(self.fig, res))
-                if not in_place:
+                changed = self.panel.update(self.fig, res) if hasattr(self.panel, "update") else False
+                if changed is True:
+                    mode = "in_place"
+                elif changed:
+                    mode = "blit"
+                else:
+                    self._unanimate()
                     self.panel.draw(res, fig=self.fig)
-            self.fig.canvas.draw()
-        self.last = {"in_place": in_place}
+            if mode == "blit":
+                self._blit(tuple(changed))
+            else:
+                self._unanimate()
+                self.fig.canvas.draw()
+        self.last = {"in_place": mode != "full", "mode": mode}
         return self.fig
 
     def __call__(self, **params):
@@ -205,6 +252,19 @@ def show(panel, **controls):
     box.add_class("linattn-panel")
     box.add_class("linattn-panel-" + panel.__name__.rsplit(".", 1)[-1])
     return box
+
+
+def nice_limit(x):
+    """The smallest of 1, 2, 5 x 10^k that is >= x (1 for x <= 0 or not finite): an axis limit that stays
+    put while the data moves a little, so a slider move can blit instead of redrawing the axes."""
+    import math
+    if not (x > 0 and math.isfinite(x)):
+        return 1.0
+    k = math.floor(math.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10.0 ** k >= x * (1 - 1e-12):
+            return m * 10.0 ** k
+    return 10.0 ** (k + 1)
 
 
 def hint(widget, text):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from . import hint, styled
+from . import hint, nice_limit, styled
 
 from .. import numpy as lnp
 
@@ -46,6 +46,10 @@ def compute(half_life=8.0, n=48, seed=0, d=4):
             "max_diff_quadratic_vs_recurrent": float(np.abs(quadratic - out).max())}
 
 
+def _out_limit(out):
+    return nice_limit(float(np.abs(out).max()))                      # steps 1, 2, 5 x 10^k: a blit keeps it
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -54,26 +58,52 @@ def draw(result, fig=None):
     fig.clear()
     ax_m, ax_w, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
     n = result["n"]
-    ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
-    ax_m.set_title(f"decay mask L (a = {result['a']:.3f})")
+    image = ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
+    title_m = ax_m.set_title("")
     ax_m.set_xlabel("key position j")
     ax_m.set_ylabel("query position i")
     dist = np.arange(n)[::-1]                                            # n - 1 - j for j = 0..n-1
-    ax_w.plot(dist, result["last_row"], color="0.2", marker=".", ms=3)
+    row, = ax_w.plot(dist, result["last_row"], color="0.2", marker=".", ms=3)
     ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
-    ax_w.axvline(result["horizon"], color="tab:orange", ls="--", lw=1,
-                 label=f"1% horizon {result['horizon']}")
-    ax_w.axvline(result["half_life"], color="0.4", ls="-.", lw=1, label=f"half-life {result['half_life']:g}")
+    horizon = ax_w.axvline(0, color="tab:orange", ls="--", lw=1, label="1% horizon")
+    half = ax_w.axvline(0, color="0.4", ls="-.", lw=1, label="half-life")
+    ax_w.set_xlim(-0.05 * n, 1.05 * n)
     ax_w.set_ylim(0, 1.5)                                                 # room for the legend above the curve
     ax_w.set_xlabel("tokens back from the last")
     ax_w.set_ylabel("weight L_nj")
-    ax_w.set_title(f"memory Σ_j L_nj = {result['effective_memory']:.1f}")
-    ax_w.legend(loc="upper right")
+    title_w = ax_w.set_title("")
+    legend = ax_w.legend(loc="upper right")
     out = result["out"]
-    for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-.")):
-        ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)
+    outs = [ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)[0] for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-."))]
+    ax_o.set_xlim(-0.05 * n, 1.05 * n)
     ax_o.set_xlabel("token t")
     ax_o.set_ylabel("o_t (4 dims)")
-    ax_o.set_title(f"output; quadratic vs\nrecurrent: max diff {result['max_diff_quadratic_vs_recurrent']:.0e}")
+    title_o = ax_o.set_title("")
     fig.subplots_adjust(left=0.065, right=0.985, bottom=0.16, top=0.84, wspace=0.35)
+    fig._linattn = dict(n=n, image=image, row=row, horizon=horizon, half=half, legend=legend, outs=outs, ax_o=ax_o,
+                        titles=(title_m, title_w, title_o))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """The half-life moved (n unchanged): new data in the same artists; the rest of the picture stays."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["n"] != result["n"]:
+        return False
+    a["image"].set_data(result["L"])
+    a["row"].set_ydata(result["last_row"])
+    a["horizon"].set_xdata([result["horizon"]] * 2)
+    a["half"].set_xdata([result["half_life"]] * 2)
+    labels = a["legend"].get_texts()
+    labels[0].set_text(f"1% horizon {result['horizon']}")
+    labels[1].set_text(f"half-life {result['half_life']:g}")
+    for line, column in zip(a["outs"], result["out"].T):
+        line.set_ydata(column)
+    lim = _out_limit(result["out"])
+    a["ax_o"].set_ylim(-1.05 * lim, 1.05 * lim)
+    title_m, title_w, title_o = a["titles"]
+    title_m.set_text(f"decay mask L (a = {result['a']:.3f})")
+    title_w.set_text(f"memory Σ_j L_nj = {result['effective_memory']:.1f}")
+    title_o.set_text(f"output; quadratic vs\nrecurrent: max diff {result['max_diff_quadratic_vs_recurrent']:.0e}")
+    return [a["image"], a["row"], a["horizon"], a["half"], a["legend"], *a["outs"], *a["titles"]]

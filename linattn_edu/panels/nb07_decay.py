@@ -50,6 +50,11 @@ def _out_limit(out):
     return nice_limit(float(np.abs(out).max()))                      # steps 1, 2, 5 x 10^k: a blit keeps it
 
 
+def _frame(n):
+    """Axes span 2^ceil(log2 n) tokens: n moves within a power of two keep the axes (and blit)."""
+    return 2 ** math.ceil(math.log2(max(n, 2)))
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -57,8 +62,11 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_m, ax_w, ax_o = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1.3, 1.3]})
-    n = result["n"]
+    n, frame = result["n"], _frame(result["n"])
     image = ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
+    ax_m.set_facecolor("0.88")                                           # grey: past the sequence's end
+    ax_m.set_xlim(-0.5, frame - 0.5)
+    ax_m.set_ylim(frame - 0.5, -0.5)
     title_m = ax_m.set_title("")
     ax_m.set_xlabel("key position j")
     ax_m.set_ylabel("query position i")
@@ -67,7 +75,7 @@ def draw(result, fig=None):
     ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
     horizon = ax_w.axvline(0, color="tab:orange", ls="--", lw=1, label="1% horizon")
     half = ax_w.axvline(0, color="0.4", ls="-.", lw=1, label="half-life")
-    ax_w.set_xlim(-0.05 * n, 1.05 * n)
+    ax_w.set_xlim(-0.05 * frame, 1.05 * frame)
     ax_w.set_ylim(0, 1.5)                                                 # room for the legend above the curve
     ax_w.set_xlabel("tokens back from the last")
     ax_w.set_ylabel("weight L_nj")
@@ -75,31 +83,33 @@ def draw(result, fig=None):
     legend = ax_w.legend(loc="upper right")
     out = result["out"]
     outs = [ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)[0] for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-."))]
-    ax_o.set_xlim(-0.05 * n, 1.05 * n)
+    ax_o.set_xlim(-0.05 * frame, 1.05 * frame)
     ax_o.set_xlabel("token t")
     ax_o.set_ylabel("o_t (4 dims)")
     title_o = ax_o.set_title("")
     fig.subplots_adjust(left=0.065, right=0.985, bottom=0.16, top=0.84, wspace=0.35)
-    fig._linattn = dict(n=n, image=image, row=row, horizon=horizon, half=half, legend=legend, outs=outs, ax_o=ax_o,
+    fig._linattn = dict(frame=frame, image=image, row=row, horizon=horizon, half=half, legend=legend, outs=outs, ax_o=ax_o,
                         titles=(title_m, title_w, title_o))
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """The half-life moved (n unchanged): new data in the same artists; the rest of the picture stays."""
+    """New data in the same artists; the axes stay unless n left its power-of-two frame (then False)."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["n"] != result["n"]:
+    n = result["n"]
+    if a is None or a["frame"] != _frame(n):
         return False
     a["image"].set_data(result["L"])
-    a["row"].set_ydata(result["last_row"])
+    a["image"].set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
+    a["row"].set_data(np.arange(n)[::-1], result["last_row"])
     a["horizon"].set_xdata([result["horizon"]] * 2)
     a["half"].set_xdata([result["half_life"]] * 2)
     labels = a["legend"].get_texts()
     labels[0].set_text(f"1% horizon {result['horizon']}")
     labels[1].set_text(f"half-life {result['half_life']:g}")
     for line, column in zip(a["outs"], result["out"].T):
-        line.set_ydata(column)
+        line.set_data(np.arange(n), column)
     lim = _out_limit(result["out"])
     a["ax_o"].set_ylim(-1.05 * lim, 1.05 * lim)
     title_m, title_w, title_o = a["titles"]

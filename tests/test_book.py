@@ -175,6 +175,8 @@ def open_pages(browser, site, pages):
                 page.wait_for_load_state("networkidle")     # the fonts the typeset asked for
             facts[name] = page.evaluate("""() => ({
                 math: document.querySelectorAll('mjx-container').length,
+                numbers: Array.from(document.querySelectorAll('mjx-assistive-mml mlabeledtr'))   // \\tag{..}: CHTML draws it
+                                .map(e => e.firstElementChild.textContent.trim()),               // with CSS, MathML names it
                 unrendered: Array.from(document.querySelectorAll('article span.math, article div.math'))
                                  .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
                 images: Array.from(document.querySelectorAll('article img')).map(i => [i.src, i.complete && i.naturalWidth > 0]),
@@ -487,4 +489,8 @@ def test_the_site_in_a_browser(site, browser):
     for entry in manifest["pages"][:3]:
         assert facts[entry["page"]]["math"] > 0, f"{entry['page']}: no typeset math"
         assert facts[entry["page"]]["images"], f"{entry['page']}: no figure"
+        # notebooks 01-03 number their display equations (\tag{N.k}): MathJax shows the numbers
+        n = int(Path(entry["page"]).name[:2])
+        assert len(facts[entry["page"]]["numbers"]) >= 5, (entry["page"], facts[entry["page"]]["numbers"])
+        assert f"({n}.1)" in facts[entry["page"]]["numbers"], (entry["page"], facts[entry["page"]]["numbers"])
     assert any("02_" in href for href in facts["search.html?q=reassociation"]["results"]), facts["search.html?q=reassociation"]

@@ -146,9 +146,12 @@ def test_numbered_equations_are_in_order_and_every_reference_has_its_equation(nb
     assert not missing, f"{nb.name}: the text refers to equations {missing} that no \\tag numbers"
 
 
-def test_the_first_notebooks_number_their_equations():
-    """Notebooks 01-03 number their display equations (the others do not yet: closing note)."""
-    for nb in NOTEBOOKS[:3]:
-        _, tags, refs = equation_tags_and_references(nb)
-        assert len(tags) >= 5, (nb.name, tags)
-    assert any(equation_tags_and_references(nb)[2] for nb in NOTEBOOKS[:3]), "no notebook refers to its equations"
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_display_equation_is_numbered(nb):
+    text = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+    untagged = [m[:60] for m in re.findall(r"\$\$(.+?)\$\$", text, flags=re.S) if "\\tag{" not in m]
+    assert not untagged, f"{nb.name}: display equations without a number (\\tag{{N.k}}): {untagged}"
+
+
+def test_the_text_refers_to_numbered_equations():
+    assert sum(len(equation_tags_and_references(nb)[2]) for nb in NOTEBOOKS) >= 3, "no notebook refers to its equations"

@@ -97,13 +97,18 @@ student: setup
 bench: setup
 	$(PY) -m benchmarks.speed --device cpu
 
+# Slider latency: server side (compute + draw/blit + PNG, benchmarks/results/panels-<host>.json), then in
+# the browser (input event -> picture decoded, panels-browser-<host>.json).
 bench-panels: setup
 	$(PY) -m benchmarks.panels
+	$(MAKE) bench-panels-browser
 
 # Slider latency in the browser (input event -> new picture), five moves per slider; prints per-panel
 # median / p95. Add LINATTN_LATENCY_STRICT=1 to fail above issue #16's targets.
+HOST := $(shell hostname 2>/dev/null || echo local)
 bench-panels-browser: setup browser-deps
-	LINATTN_LATENCY_MOVES=4 $(PY) -m pytest tests/browser -m browser -s -rs
+	LINATTN_LATENCY_MOVES=4 LINATTN_LATENCY_OUT=benchmarks/results/panels-browser-$(HOST).json \
+	  $(PY) -m pytest tests/browser -m browser -s -rs
 
 figures: setup
 	MPLBACKEND=Agg $(PY) figures/make_figures.py --out figures

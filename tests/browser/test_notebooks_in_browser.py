@@ -134,6 +134,35 @@ LATENCY_STRICT = os.environ.get("LINATTN_LATENCY_STRICT") == "1"         # fail 
 SCREENSHOT_EVERY_CONTROL = os.environ.get("LINATTN_SCREENSHOTS") == "every"
 BODY_TEXT_PX = 14                                                        # linattn_edu.panels.BODY_TEXT_PX
 LATENCIES = {}                                                           # panel -> [ms, ...]
+# `make bench-panels-browser` stores the samples (benchmarks/results/panels-browser-<host>.json) with the
+# date, command, machine and load average; rewritten after each notebook, so a stopped run keeps what it has.
+LATENCY_OUT = os.environ.get("LINATTN_LATENCY_OUT")
+_LATENCY_LOAD_BEFORE = os.getloadavg()
+
+
+def write_latencies(path):
+    import datetime
+    import platform
+    import socket
+    import sys
+    panels = {}
+    for pname, samples in sorted(LATENCIES.items()):
+        lat = sorted(samples)
+        med, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        panels[pname] = {"median_ms": med, "p95_ms": p95, "moves": len(lat), "samples_ms": [round(x, 1) for x in samples],
+                         "meets_target": med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS}
+    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "command": f"LINATTN_LATENCY_MOVES={MOVES_PER_SLIDER} LINATTN_LATENCY_OUT={path.name} "
+                         f"python -m pytest {' '.join(sys.argv[1:])}",
+              "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "hostname": socket.gethostname(),
+                          "load_average_before": _LATENCY_LOAD_BEFORE, "load_average_now": os.getloadavg()},
+              "method": "JupyterLab + headless Chromium: from the user's input event on a control (capture phase) to "
+                        "the panel's new picture decoded (img.decode()), every slider moved 1 + MOVES times by its "
+                        "arrow key, every other control once; per panel median and p95 over all its moves",
+              "target": {"median_ms": TARGET_MEDIAN_MS, "p95_ms": TARGET_P95_MS},
+              "panels": panels}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
 
 # Every top-level widget view in the notebook's outputs, tagged data-linattn-scope. A linattn panel
 # is one; any other widget with controls (an interact, a bare slider) is tested the same way, so
@@ -605,6 +634,8 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                            f"{name}, {pname}: slider latency median {med:.0f} ms / p95 {p95:.0f} ms, target "
                            f"< {TARGET_MEDIAN_MS:.0f} / < {TARGET_P95_MS:.0f} ms (issue #16)")
         print("\n  latency (input event -> new picture decoded): " + "; ".join(report))
+        if LATENCY_OUT:
+            write_latencies(Path(LATENCY_OUT))
         expect(nb.server_state() == "idle", f"{name}: kernel not idle at the end")
 
         # 4. a student saves, closes and reopens the notebook: it is saved clean (the pre-save hook of

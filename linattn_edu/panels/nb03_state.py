@@ -56,6 +56,12 @@ def compute(t=6, n=12, d=4, d_v=4, seed=0):
             "max_diff_vs_parallel": float(np.abs(out - parallel).max())}
 
 
+def _weight_top(w):
+    """y limit of the weights: 1.35 x max(0.3, max_j a_tj) (room for the legend) rounded up to a quarter, so
+    moves of t that keep the largest weight in one quarter keep the axes (and blit)."""
+    return 0.25 * np.ceil(1.35 * max(0.3, float(w.max())) / 0.25 - 1e-9)
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -63,33 +69,57 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_s, ax_z, ax_w = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1, 0.45, 1.6]})
-    t, n = result["t"], result["n"]
+    n = result["n"]
     lim = result["S_scale"]
     im = ax_s.imshow(result["S"], cmap="gray", vmin=-lim, vmax=lim)   # one grey scale for every t
-    ax_s.set_title(f"state S_t, t = {t}\n(black < 0 < white)")
+    title_s = ax_s.set_title("")
     ax_s.set_xlabel("value dim")
     ax_s.set_ylabel("feature dim")
     m = result["z"].shape[0]
-    ax_z.barh(np.arange(m), result["z"], color="0.4")
+    z_bars = ax_z.barh(np.arange(m), result["z"], color="0.4")
     ax_z.set_xlim(0, result["z_scale"])
     ax_z.invert_yaxis()
     ax_z.set_title("normaliser\nz_t")
     ax_z.set_xlabel("Σ φ(k_j)")
     j = np.arange(1, n + 1)
-    w = result["weights"]
-    ax_w.bar(j[:t], w[:t], color="0.3", label="j ≤ t (in the state)")
-    ax_w.bar(j[t:], np.zeros(n - t), color="white", edgecolor="0.6")
-    ax_w.axvline(t + 0.5, color="tab:orange", ls="--", lw=1, label="now")
+    # one bar per token: dark with its weight for j <= t (in the state), an empty outline for j > t
+    w_bars = ax_w.bar(j, np.zeros(n), color="0.3", label="j ≤ t (in the state)")
+    now = ax_w.axvline(0, color="tab:orange", ls="--", lw=1, label="now")
     ax_w.set_xlim(0.5, n + 0.5)
-    ax_w.set_ylim(0, 1.35 * max(0.3, w.max()))                # room for the legend above the bars
     ax_w.set_xlabel("token j")
     ax_w.set_ylabel("weight a_tj in out_t")
     ax_w.set_title(f"each token's share of out_t\n(RNN vs parallel: max diff {result['max_diff_vs_parallel']:.0e})")
-    ax_w.legend(loc="upper right")
+    legend = ax_w.legend(loc="upper right")
     few_ticks(fig)
     from matplotlib.ticker import MaxNLocator
     for axis in (ax_s.xaxis, ax_s.yaxis, ax_z.yaxis):                    # index axes: integer ticks
         axis.set_major_locator(MaxNLocator(4, integer=True))
     fig.colorbar(im, ax=ax_s, fraction=0.09, pad=0.04, ticks=[-lim, 0, lim], format="%.0f")   # after few_ticks
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.84, wspace=0.4)
+    fig._linattn = dict(n=n, im=im, title_s=title_s, z_bars=list(z_bars), w_bars=list(w_bars), now=now,
+                        ax_w=ax_w, legend=legend, spines=(*ax_s.spines.values(), *ax_z.spines.values()),
+                        spines_w=tuple(ax_w.spines.values()))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """Move t in the same artists: S_t, z_t, the bars a_tj and the "now" line; the grey scale and z's axis are
+    fixed over every t, the weights' axis steps in quarters (_weight_top). False for a figure of another n."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["n"] != result["n"]:
+        return False
+    t, w = result["t"], result["weights"]
+    a["im"].set_data(result["S"])
+    a["title_s"].set_text(f"state S_t, t = {t}\n(black < 0 < white)")
+    for bar, z in zip(a["z_bars"], result["z"]):
+        bar.set_width(z)
+    for jj, bar in enumerate(a["w_bars"], start=1):
+        seen = jj <= t
+        bar.set_height(w[jj - 1] if seen else 0.0)
+        bar.set_facecolor("0.3" if seen else "white")
+        bar.set_edgecolor("none" if seen else "0.6")
+    a["now"].set_xdata([t + 0.5] * 2)
+    a["ax_w"].set_ylim(0, _weight_top(w))
+    # the axes' frames are drawn over the image, the bars and the line that touch them, as in a full draw
+    return [a["im"], a["title_s"], *a["z_bars"], *a["spines"], *a["w_bars"], a["now"], *a["spines_w"], a["legend"]]

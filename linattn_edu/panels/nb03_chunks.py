@@ -55,6 +55,21 @@ def compute(chunk_size=8, n=32, m=16, d_v=16, seed=0):
             "max_diff_vs_parallel": float(np.abs(out - ref).max())}
 
 
+def _frame(n):
+    """The cost curves' C axis spans 1 .. 2^ceil(log2 n): n moves within a power of two keep it (and blit)."""
+    return 2 ** int(np.ceil(np.log2(max(n, 2))))
+
+
+def _boundaries(n, chunk_size):
+    """Chunk boundaries as one polyline (NaN-separated) in the block picture's unit square: x = j / n, y = i / n."""
+    edges = np.arange(chunk_size, n, chunk_size) / n                          # (#boundaries,)
+    gap = np.full_like(edges, np.nan)
+    ones, zeros = np.ones_like(edges), np.zeros_like(edges)
+    x = np.concatenate([np.stack([zeros, ones, gap], 1).ravel(), np.stack([edges, edges, gap], 1).ravel()])
+    y = np.concatenate([np.stack([edges, edges, gap], 1).ravel(), np.stack([zeros, ones, gap], 1).ravel()])
+    return x, y                                                               # horizontal lines, then vertical
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -62,29 +77,63 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_b, ax_c = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
-    C, n = result["chunk_size"], result["n"]
-    ax_b.imshow(result["blocks"], cmap="Greys", vmin=0, vmax=2.6)
-    for edge in np.arange(C, n, C) - 0.5:                      # chunk boundaries
-        ax_b.axhline(edge, color="tab:orange", lw=0.8)
-        ax_b.axvline(edge, color="tab:orange", lw=0.8)
-    ax_b.set_title(f"C = {C}: dark = in-chunk block,\ngrey = via the state, white = future")
+    n, frame = result["n"], _frame(result["n"])
+    # the n x n blocks fill the unit square whatever n is; the first and last index stand in for ticks
+    image = ax_b.imshow(result["blocks"], cmap="Greys", vmin=0, vmax=2.6, extent=(0, 1, 1, 0))
+    edges, = ax_b.plot([], [], color="tab:orange", lw=0.8)
+    ax_b.set_xlim(0, 1)
+    ax_b.set_ylim(1, 0)
+    ends = [ax_b.text(0, -0.02, "0", ha="center", va="top", transform=ax_b.transAxes),
+            ax_b.text(1, -0.02, "", ha="center", va="top", transform=ax_b.transAxes),
+            ax_b.text(-0.02, 1, "0", ha="right", va="center", transform=ax_b.transAxes),
+            ax_b.text(-0.02, 0, "", ha="right", va="center", transform=ax_b.transAxes)]
+    title_b = ax_b.set_title("")
     ax_b.set_xlabel("key j")
     ax_b.set_ylabel("query i")
-    Cs = result["Cs"]
-    for key, style, label in (("flops", "-", "FLOPs"), ("memory", "--", "peak memory"),
-                              ("steps", ":", "sequential steps")):
-        ax_c.plot(Cs, result[key] / result[key].max(), style, color="black", label=label)
-    ax_c.axvline(C, color="tab:orange", lw=1.5)
+    curves = [ax_c.plot([], [], style, color="black", label=label)[0]
+              for style, label in (("-", "FLOPs"), ("--", "peak memory"), (":", "sequential steps"))]
+    now = ax_c.axvline(1, color="tab:orange", lw=1.5)
     ax_c.set_xscale("log", base=2)
+    ax_c.set_xlim(2 ** -0.2, frame * 2 ** 0.2)
+    ax_c.set_ylim(-0.05, 1.05)                                 # every curve runs from its minimum to 1
     ax_c.xaxis.set_major_formatter(_plain)
     ax_c.set_xlabel("chunk size C  (1 = RNN, n = quadratic)")
     ax_c.set_ylabel("/ its maximum over C")
-    ax_c.set_title(f"n = {n}, m = d_v = {result['m']}; chunked vs parallel:\nmax diff "
-                   f"{result['max_diff_vs_parallel']:.0e}")
-    ax_c.legend()
+    title_c = ax_c.set_title("")
+    legend = ax_c.legend(loc="upper center")
     few_ticks(fig)
+    ax_b.set_xticks([])                                      # after few_ticks: the texts `ends` label the square
+    ax_b.set_yticks([])
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
+    fig._linattn = dict(frame=frame, image=image, edges=edges, ends=ends, title_b=title_b, curves=curves,
+                        now=now, title_c=title_c, legend=legend,
+                        spines=(*ax_b.spines.values(), *ax_c.spines.values()))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New C or n in the same artists: the block picture is drawn in a unit square, the C axis spans n's
+    power of two (_frame), the curves' axis is [0, 1]: False only when n leaves its power of two."""
+    a = getattr(fig, "_linattn", None)
+    n, C = result["n"], result["chunk_size"]
+    if a is None or a["frame"] != _frame(n):
+        return False
+    a["image"].set_data(result["blocks"])
+    a["edges"].set_data(*_boundaries(n, C))
+    for text, pos in zip(a["ends"][1::2], ((1 - 0.5 / n, -0.02), (-0.02, 0.5 / n))):
+        text.set_text(str(n - 1))                               # the centre of the last row / column
+        text.set_position(pos)
+    a["ends"][0].set_position((0.5 / n, -0.02))
+    a["ends"][2].set_position((-0.02, 1 - 0.5 / n))
+    a["title_b"].set_text(f"C = {C}: dark = in-chunk block,\ngrey = via the state, white = future")
+    for line, key in zip(a["curves"], ("flops", "memory", "steps")):
+        line.set_data(result["Cs"], result[key] / result[key].max())
+    a["now"].set_xdata([C] * 2)
+    a["title_c"].set_text(f"n = {n}, m = d_v = {result['m']}; chunked vs parallel:\nmax diff "
+                          f"{result['max_diff_vs_parallel']:.0e}")
+    return [a["image"], a["edges"], *a["ends"], a["title_b"], *a["curves"], a["now"], *a["spines"],
+            a["title_c"], a["legend"]]
 
 
 def _plain(x, _pos=None):

@@ -10,6 +10,7 @@ in the forward pass against the total sequence length, on log-log axes:
 
 from ``linattn_edu.torch.parallel.state_bytes`` / ``ring_attention_bytes`` (state values in float32, K and
 V in bfloat16, B * H = 16). The formulas are checked against the bytes the gloo run really receives.
+The axes span every control's range, so a slider move redraws only the curves and marks (update, a blit).
 """
 import numpy as np
 
@@ -50,27 +51,54 @@ def compute(P=4, d=64, n=65536):
     return {"P": P, "d": d, "n": n, "grid": grid, "lines": lines, "ring": ring, "at_n": at_n, "n_equal": n_equal}
 
 
+XLIM = (16, 2 ** 26)           # every grid (64 .. 2^25 tokens), n and n_equal = P d (d + 1) / d over the controls' range
+YLIM = (1e3, 1e13)             # every curve over the controls' range (1.7e4 .. 5.4e11 bytes), room for the legend
+
+
 @styled
 def draw(result, fig=None):
+    """Fixed axes over every control's range, so a move of P, d or n only redraws the curves (update)."""
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax = fig.add_subplot(1, 1, 1)
     styles = {"linear, all-gather": ("C0", "-"), "linear, ring": ("C0", "--"), "delta rule, all-gather": ("C2", "-.")}
+    lines = {}
     for name, y in result["lines"].items():
         colour, ls = styles[name]
-        ax.loglog(result["grid"], y, color=colour, ls=ls, lw=2, label=name)
-    ax.loglog(result["grid"], result["ring"], color="C3", lw=2, label="softmax, ring attention (K, V)")
-    ax.axvline(result["n"], color="0.4", lw=1, ls=":")
-    ax.axvline(result["n_equal"], color="C3", lw=1, ls=":")
-    ax.annotate("equal bytes", (result["n_equal"], result["lines"]["linear, all-gather"][0]), xytext=(6, -24),
-                textcoords="offset points", color="C3")
-    ratio = result["at_n"]["softmax, ring attention"] / result["at_n"]["linear, all-gather"]
-    ax.set_title(f"P = {result['P']}, d = {result['d']}: at n = {result['n']:,} ring attention receives "
-                 f"{ratio:,.0f}x the linear all-gather")
+        lines[name], = ax.loglog(result["grid"], y, color=colour, ls=ls, lw=2, label=name)
+    ring, = ax.loglog(result["grid"], result["ring"], color="C3", lw=2, label="softmax, ring attention (K, V)")
+    n_line = ax.axvline(result["n"], color="0.4", lw=1, ls=":")
+    equal_line = ax.axvline(result["n_equal"], color="C3", lw=1, ls=":")
+    equal = ax.annotate("equal bytes", (result["n_equal"], result["lines"]["linear, all-gather"][0]), xytext=(6, -24),
+                        textcoords="offset points", color="C3")
+    ax.set_xlim(*XLIM)
+    ax.set_ylim(*YLIM)
+    title = ax.set_title("")
     ax.set_xlabel("total sequence length n (tokens)")
     ax.set_ylabel("bytes one rank receives")
-    ax.legend(loc="upper left")
+    legend = ax.legend(loc="upper left")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.16, top=0.9)
+    fig._linattn = dict(lines=lines, ring=ring, n_line=n_line, equal_line=equal_line, equal=equal, title=title,
+                        legend=legend)
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New bytes in the same curves, the n and equal-bytes marks moved; the axes never change."""
+    a = getattr(fig, "_linattn", None)
+    if a is None:
+        return False
+    for name, line in a["lines"].items():
+        line.set_data(result["grid"], result["lines"][name])
+    a["ring"].set_data(result["grid"], result["ring"])
+    a["n_line"].set_xdata([result["n"]] * 2)
+    a["equal_line"].set_xdata([result["n_equal"]] * 2)
+    a["equal"].xy = (result["n_equal"], result["lines"]["linear, all-gather"][0])
+    ratio = result["at_n"]["softmax, ring attention"] / result["at_n"]["linear, all-gather"]
+    times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.2g}"            # 0.25x, not 0x, below n_equal
+    a["title"].set_text(f"P = {result['P']}, d = {result['d']}: at n = {result['n']:,} ring attention receives "
+                        f"{times}x the linear all-gather")
+    return [*a["lines"].values(), a["ring"], a["n_line"], a["equal_line"], a["equal"], a["title"], a["legend"]]

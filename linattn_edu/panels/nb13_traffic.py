@@ -11,7 +11,7 @@ sequence of B * H * T tokens. A larger C shrinks the state traffic as 1/C.
 """
 import numpy as np
 
-from . import hint, styled
+from . import hint, nice_limit, styled
 
 FIGSIZE = (10, 4.0)
 DEFAULTS = dict(D=64, C=64, T=65536)
@@ -49,26 +49,51 @@ def compute(D=64, C=64, T=65536):
             "floor_ms": floor * tokens / BANDWIDTH * 1e3, "total_ms": total * tokens / BANDWIDTH * 1e3}
 
 
+def _top(parts):
+    """y limit: the tallest stack with 5 % room, snapped to 1, 2, 5 x 10^k (it moves with D only)."""
+    return nice_limit(1.05 * float(parts.sum(axis=1).max()))
+
+
 @styled
 def draw(result, fig=None):
+    """The bars are built once; update() restacks them, so C and T moves (and most D moves) blit."""
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax = fig.add_subplot(1, 1, 1)
     x = np.arange(len(result["Cs"]))
-    bottom = np.zeros(len(x))
-    for j, (label, colour) in enumerate((("floor: q, k, v in, o out", "0.55"), ("k, v read again", "C0"),
-                                         ("state passes (4 D² · 4 B / C)", "C1"))):
-        ax.bar(x, result["parts"][:, j], bottom=bottom, color=colour, label=label)
-        bottom += result["parts"][:, j]
-    i = int(np.argmin(np.abs(result["Cs"] - result["C"])))
-    ax.bar(x[i], bottom[i], fill=False, edgecolor="k", lw=2)
+    stacks = [ax.bar(x, np.zeros(len(x)), color=colour, label=label)
+              for label, colour in (("floor: q, k, v in, o out", "0.55"), ("k, v read again", "C0"),
+                                    ("state passes (4 D² · 4 B / C)", "C1"))]
+    chosen, = ax.bar([0], [0], fill=False, edgecolor="k", lw=2)
     ax.set_xticks(x, [str(int(c)) for c in result["Cs"]])
     ax.set_xlabel("chunk size C (tokens)")
     ax.set_ylabel("bytes per token")
-    ax.set_title(f"D = {result['D']}, C = {result['C']}: {result['ratio']:.2f}x the floor; at T = {result['T']:,}, "
-                 f"{result['total_ms']:.2f} ms vs floor {result['floor_ms']:.2f} ms")
-    ax.legend(loc="upper right")
+    ax.yaxis.set_major_formatter(lambda y, _: f"{y / 1000:g}k" if y >= 1000 else f"{y:g}")   # 100k: clear of the label
+    title = ax.set_title("")
+    legend = ax.legend(loc="upper right")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.16, top=0.9)
+    fig._linattn = dict(ax=ax, x=x, stacks=stacks, chosen=chosen, title=title, legend=legend)
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """Restack the bars (heights, bottoms), move the box to the chosen C, retitle. The y limit moves with D only."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or len(a["x"]) != len(result["Cs"]):
+        return False
+    bottom = np.zeros(len(a["x"]))
+    for j, stack in enumerate(a["stacks"]):
+        for rect, b, h in zip(stack.patches, bottom, result["parts"][:, j]):
+            rect.set_y(b)
+            rect.set_height(h)
+        bottom += result["parts"][:, j]
+    i = int(np.argmin(np.abs(result["Cs"] - result["C"])))
+    a["chosen"].set_x(a["x"][i] - a["chosen"].get_width() / 2)
+    a["chosen"].set_height(bottom[i])
+    a["ax"].set_ylim(0, _top(result["parts"]))
+    a["title"].set_text(f"D = {result['D']}, C = {result['C']}: {result['ratio']:.2f}x the floor; at T = {result['T']:,}, "
+                        f"{result['total_ms']:.2f} ms vs floor {result['floor_ms']:.2f} ms")
+    return [*(r for stack in a["stacks"] for r in stack.patches), a["chosen"], a["title"], a["legend"]]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import numpy as lnp
 
-from . import hint, panel_style
+from . import TEXT_PT, hint, nice_limit, panel_style
 
 FEATURE_MAPS = ("elu_plus_one", "relu_features", "taylor_features", "positive_random")
 READABLE = {"elu_plus_one": "elu(x) + 1", "relu_features": "ReLU", "taylor_features": "Taylor (2nd order)",
@@ -86,36 +86,93 @@ def few_ticks(fig, nbins=4):
                 axis.set_major_locator(MaxNLocator(nbins, integer=False))
 
 
+GAP = 0.125          # white gap between the two heatmaps, in units of one heatmap's width
+
+
+def _row_top(A_i, W_i):
+    """y limit of the row plot: 1.45 x the row's largest weight (the top third is the legend's), rounded up to
+    1, 2 or 5 x 10^k (nice_limit), so most row and temperature moves keep the axes and blit."""
+    return nice_limit(1.45 * max(float(A_i.max()), float(W_i.max()), 1e-12))
+
+
 def draw(result, fig=None):
+    """Both heatmaps and the row plot live on unit squares (key j at x = (j + 1/2) / n), whatever n is: the
+    axes never move with n, and the first and last index are text labels where the end ticks would be."""
     import matplotlib.pyplot as plt
     with panel_style():
         if fig is None:
             fig = plt.figure(figsize=FIGSIZE)
         fig.clear()
         ax_h, ax_r = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1.4]})
-        A, W, i, n = result["A"], result["W"], result["row"], result["n"]
-        name = READABLE.get(result["feature_map"], result["feature_map"])
-        vmax = max(A.max(), W.max())
-        gap = max(1, n // 8)
-        both = np.full((n, 2 * n + gap), np.nan)                 # [A | gap | W] in one image: one axes, not two
-        both[:, :n], both[:, n + gap:] = A, W
-        cmap = plt.get_cmap("Greys").with_extremes(bad="white")   # the NaN gap column stays white
-        ax_h.imshow(both, cmap=cmap, vmin=0, vmax=vmax)          # one grey scale: white 0, black vmax
-        ax_h.axhline(i, color="tab:orange", lw=1.5, ls="--")
-        empty = f" ({result['empty_rows']} rows all 0)" if result["empty_rows"] else ""
-        ax_h.set_title(f"softmax (τ = {result['temperature']:g})  |  {name}{empty}")
-        ax_h.set_xlabel("key j")
-        ax_h.set_ylabel("query i")
-        j = np.arange(n)
-        ax_r.plot(j, A[i], "o-", color="black", ms=4, label="softmax")
-        ax_r.plot(j, W[i], "s--", color="tab:orange", ms=4, mfc="none", label=name)
-        ax_r.set_title(f"row {i}: TV = {result['tv'][i]:.3f} (mean {result['tv'].mean():.3f})")
-        ax_r.set_xlabel("key j")
+        unit = (0, 1, 1, 0)                                             # (left, right, bottom, top)
+        images = [ax_h.imshow(np.zeros((1, 1)), cmap="Greys", vmin=0, vmax=1, extent=(x0, x0 + 1, 1, 0))
+                  for x0 in (0.0, 1.0 + GAP)]                           # softmax A | gap | feature map W
+        row_line = ax_h.axhline(0.5, color="tab:orange", lw=1.5, ls="--")
+        ax_h.set_xlim(0, 2 + GAP)
+        ax_h.set_ylim(1, 0)
+        title_h = ax_h.set_title("")
+        pad = dict(labelpad=TEXT_PT + 2)                              # below / left of the end labels
+        ax_h.set_xlabel("key j", **pad)
+        ax_h.set_ylabel("query i", labelpad=1.3 * TEXT_PT)
+        line_a, = ax_r.plot([], [], "o-", color="black", ms=4, label="softmax")
+        line_w, = ax_r.plot([], [], "s--", color="tab:orange", ms=4, mfc="none", label="φ")
+        ax_r.set_xlim(*unit[:2])
+        title_r = ax_r.set_title("")
+        ax_r.set_xlabel("key j", **pad)
         ax_r.set_ylabel("weight of key j")
-        ax_r.set_ylim(0, 1.45 * max(A[i].max(), W[i].max(), 1e-12))      # the top third is the legend's
-        ax_r.legend(loc="upper center", ncol=2, columnspacing=0.8, handlelength=1.6)
+        legend = ax_r.legend(loc="upper center", ncol=2, columnspacing=0.8, handlelength=1.6)
         few_ticks(fig)
-        ax_h.set_xticks([0, n - 1, n + gap, 2 * n + gap - 1], ["0", str(n - 1), "0", str(n - 1)])   # after few_ticks
-        fig.suptitle(f"attention weights, white = 0, black = {vmax:.2f}; dashed: row i, drawn on the right")
+        for ax in (ax_h, ax_r):
+            ax.set_xticks([])                                           # after few_ticks: the end labels
+        ax_h.set_yticks([])
+        below = dict(ha="center", va="top")
+        x_ends = [ax_h.text(0, -0.02, "0", transform=ax_h.get_xaxis_transform(), **below)
+                  for _ in range(4)] + [ax_r.text(0, -0.02, "0", transform=ax_r.get_xaxis_transform(), **below)
+                                        for _ in range(2)]
+        y_ends = [ax_h.text(-0.01, 0, "0", ha="right", va="center", transform=ax_h.get_yaxis_transform())
+                  for _ in range(2)]
+        suptitle = fig.suptitle("")
         fig.subplots_adjust(left=0.06, right=0.985, bottom=0.14, top=0.84, wspace=0.22)
+        fig._linattn = dict(n=None, images=images, row_line=row_line, title_h=title_h, lines=(line_a, line_w),
+                            ax_r=ax_r, title_r=title_r, legend=legend, x_ends=x_ends, y_ends=y_ends,
+                            suptitle=suptitle, spines_h=tuple(ax_h.spines.values()), spines_r=tuple(ax_r.spines.values()))
+        update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """Any move, new data in the same artists (the axes are unit squares); only the row plot's y limit can
+    change (_row_top), and then the renderer redraws the background. False for a figure draw() did not make."""
+    a = getattr(fig, "_linattn", None)
+    if a is None:
+        return False
+    A, W, i, n = result["A"], result["W"], result["row"], result["n"]
+    name = READABLE.get(result["feature_map"], result["feature_map"])
+    vmax = max(A.max(), W.max())
+    for image, M in zip(a["images"], (A, W)):                          # one grey scale: white 0, black vmax
+        image.set_data(M)
+        image.set_clim(0, vmax)
+    centre = (np.arange(n) + 0.5) / n                                   # (n,) key j's x (and query i's y)
+    a["row_line"].set_ydata([centre[i]] * 2)
+    empty = f" ({result['empty_rows']} rows all 0)" if result["empty_rows"] else ""
+    a["title_h"].set_text(f"softmax (τ = {result['temperature']:g})  |  {name}{empty}")
+    line_a, line_w = a["lines"]
+    line_a.set_data(centre, A[i])
+    line_w.set_data(centre, W[i])
+    a["ax_r"].set_ylim(0, _row_top(A[i], W[i]))
+    a["title_r"].set_text(f"row {i}: TV = {result['tv'][i]:.3f} (mean {result['tv'].mean():.3f})")
+    a["legend"].get_texts()[1].set_text(name)
+    for text, x in zip(a["x_ends"], (centre[0], centre[-1], 1 + GAP + centre[0], 1 + GAP + centre[-1],
+                                     centre[0], centre[-1])):
+        text.set_x(x)
+    for text in a["x_ends"][1::2]:
+        text.set_text(str(n - 1))
+    top, bottom = a["y_ends"]
+    top.set_y(centre[0])
+    bottom.set_y(centre[-1])
+    bottom.set_text(str(n - 1))
+    a["suptitle"].set_text(f"attention weights, white = 0, black = {vmax:.2f}; dashed: row i, drawn on the right")
+    # in z-order: an axes' frame over its images and lines, the legend over the lines
+    return [*a["images"], a["row_line"], *a["spines_h"], a["title_h"], line_a, line_w, *a["spines_r"], a["title_r"],
+            a["legend"],
+            *a["x_ends"], *a["y_ends"], a["suptitle"]]

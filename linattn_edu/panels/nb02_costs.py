@@ -14,7 +14,7 @@ and the FLOP or memory curves over n on log-log axes with their crossover length
 """
 import numpy as np
 
-from . import hint, styled
+from . import TEXT_PT, hint, styled
 from .. import costs
 from .nb01_kernel_smoother import few_ticks
 
@@ -74,6 +74,26 @@ def compute(n=512, d=64, m=64, d_v=64, features="positive_features", measure="fl
             "grid": grid, "curves": curves}
 
 
+def _bar_top(top):
+    """y limit of the bars: 1.18 x the largest relative cost (room for the numbers above the bars), rounded up to
+    1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k, so most moves keep the axes and blit."""
+    x = 1.18 * top
+    k = np.floor(np.log10(x))
+    return min(m for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * 10 ** k >= x * (1 - 1e-12)) * 10 ** k
+
+
+def _decades(values):
+    """(10^floor(log10 min), 10^ceil(log10 max)): the curves' y limits, put while the curves move within them."""
+    return 10.0 ** np.floor(np.log10(values.min())), 10.0 ** np.ceil(np.log10(values.max()))
+
+
+def _merged(result):
+    """Whether the two crossover lengths n* are drawn as one line (closer than a factor SAME)."""
+    key = result["measure"]
+    ns, nk = result["crossover_softmax"]._asdict()[key], result["crossover_kernel"]._asdict()[key]
+    return max(ns, nk) / min(ns, nk) < SAME
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -83,39 +103,77 @@ def draw(result, fig=None):
     ax_b, ax_c = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
     shades = {"softmax": "0.15", "quadratic": "0.55", "linear": "0.92"}
     width = 0.26
-    top = 0.0
-    for i, f in enumerate(FORMS):                         # bars relative to softmax = 1
-        rel = [result[key][f] / result[key]["softmax"] for key in ("flops", "memory")]
-        top = max(top, *rel)
+    bars, numbers = [], []
+    for i, f in enumerate(FORMS):                         # bars relative to softmax = 1, heights set by update()
         xs = np.arange(2) + (i - 1) * width
-        ax_b.bar(xs, rel, width, color=shades[f], edgecolor="black", label=f)
-        for x, r in zip(xs, rel):
-            ax_b.text(x, r, f"{r:.2g}", ha="center", va="bottom")
-    ax_b.set_ylim(0, 1.18 * top)                          # room for the numbers above the bars
-    ax_b.set_xticks([0, 1], [f"FLOPs\n(softmax {result['flops']['softmax']:.1e})",
-                             f"memory\n(softmax {result['memory']['softmax']:.1e})"])
+        bars += list(ax_b.bar(xs, [1.0, 1.0], width, color=shades[f], edgecolor="black", label=f))
+        numbers += [ax_b.text(x, 1.0, "", ha="center", va="bottom") for x in xs]
+    ax_b.set_xlim(-0.5, 1.5)
+    ax_b.set_xticks([0, 1], ["FLOPs", "memory"])
+    # the absolute softmax costs change with every move: a text under each tick label, not a tick label
+    absolute = [ax_b.annotate("", (x, 0), xycoords=ax_b.get_xaxis_transform(), xytext=(0, -7 - 1.25 * TEXT_PT),
+                              textcoords="offset points", ha="center", va="top") for x in (0, 1)]
     ax_b.set_ylabel("cost / softmax's")
-    ax_b.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, columnspacing=0.8,
-                handlelength=1.0)                          # above the axes: never over a bar
+    legend_b = ax_b.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, columnspacing=0.8,
+                           handlelength=1.0)                # above the axes: never over a bar
     key = result["measure"]
     styles = {"softmax": "-", "quadratic": "--", "linear": ":"}
-    for f in FORMS:
-        ax_c.loglog(result["grid"], result["curves"][key][f], styles[f], color="black", lw=1.6, label=f)
-    ns, nk = result["crossover_softmax"]._asdict()[key], result["crossover_kernel"]._asdict()[key]
-    if max(ns, nk) / min(ns, nk) < SAME:                    # one line for two (near) equal lengths
-        ax_c.axvline(ns, color="tab:orange", lw=2, label=f"n* ≈ {ns:.0f} (both)")
-    else:
-        ax_c.axvline(ns, color="tab:orange", lw=2, label=f"n* vs softmax {ns:.0f}")
-        ax_c.axvline(nk, color="tab:orange", lw=1.5, ls="--", label=f"n* same φ {nk:.0f}")
-    ax_c.axvline(result["n"], color="0.5", lw=1.2, ls="-.", label=f"n = {result['n']}")
+    curves = [ax_c.loglog(result["grid"], result["curves"][key][f], styles[f], color="black", lw=1.6, label=f)[0]
+              for f in FORMS]
+    stars = [ax_c.axvline(1, color="tab:orange", lw=2, label="n* vs softmax"),       # one line when the two
+             ax_c.axvline(1, color="tab:orange", lw=1.5, ls="--", label="n* same φ")]   # (near) coincide
+    now = ax_c.axvline(1, color="0.5", lw=1.2, ls="-.", label="n")
+    span = np.log10(result["grid"][-1] / result["grid"][0])
+    ax_c.set_xlim(result["grid"][0] / 10 ** (0.05 * span), result["grid"][-1] * 10 ** (0.05 * span))
     plain_log_ticks(ax_c)
     ax_c.set_xlabel("sequence length n")
     ax_c.set_ylabel(MEASURES[key])
-    ax_c.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, columnspacing=0.6,
-                handlelength=1.4, handletextpad=0.4)                          # above the axes: never over a curve
-    phi = "φ's cost counted" if result["features"] else "φ free"
-    fig.suptitle(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, n = {result['n']}, {phi}; "
-                 f"linear attention is cheaper right of n*", x=0.01, ha="left")
+    legend_c = ax_c.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, columnspacing=0.6,
+                           handlelength=1.4, handletextpad=0.4)                # above the axes: never over a curve
+    suptitle = fig.suptitle("", x=0.01, ha="left")
     few_ticks(fig)
+    ax_b.set_xticks([0, 1], ["FLOPs", "memory"])          # after few_ticks: the two groups of bars
     fig.subplots_adjust(left=0.075, right=0.97, bottom=0.2, top=0.76, wspace=0.28)
+    fig._linattn = dict(measure=key, ax_b=ax_b, ax_c=ax_c, bars=bars, numbers=numbers,
+                        absolute=absolute, curves=curves, stars=stars, now=now, legend_c=legend_c,
+                        suptitle=suptitle, spines=(*ax_b.spines.values(), *ax_c.spines.values()))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New costs in the same artists. The bars' y limit is snapped (_bar_top), the curves' to whole decades
+    (_decades), the lengths axis is fixed: most moves blit. False when the measure changes (another y label).
+    Two n* closer than a factor SAME are one line: the second line and its legend entry are hidden."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["measure"] != result["measure"]:
+        return False
+    key = result["measure"]
+    rel = {f: [result[k][f] / result[k]["softmax"] for k in ("flops", "memory")] for f in FORMS}
+    for bar, text, r in zip(a["bars"], a["numbers"], [r for f in FORMS for r in rel[f]]):
+        bar.set_height(r)
+        text.set_y(r)
+        text.set_text(f"{r:.2g}")
+    a["ax_b"].set_ylim(0, _bar_top(max(max(v) for v in rel.values())))
+    for text, k in zip(a["absolute"], ("flops", "memory")):
+        text.set_text(f"(softmax {result[k]['softmax']:.1e})")
+    for line, f in zip(a["curves"], FORMS):
+        line.set_ydata(result["curves"][key][f])
+    a["ax_c"].set_ylim(*_decades(np.concatenate([result["curves"][key][f] for f in FORMS])))
+    ns, nk = result["crossover_softmax"]._asdict()[key], result["crossover_kernel"]._asdict()[key]
+    labels = a["legend_c"].get_texts()                     # softmax, quadratic, linear, n* (one or two), n
+    merged = _merged(result)
+    a["stars"][0].set_xdata([ns] * 2)
+    a["stars"][1].set_xdata([nk] * 2)
+    labels[3].set_text(f"n* ≈ {ns:.0f} (both)" if merged else f"n* vs softmax {ns:.0f}")
+    labels[4].set_text(f"n* same φ {nk:.0f}")
+    for hidden in (a["stars"][1], labels[4], a["legend_c"].legend_handles[4]):
+        hidden.set_visible(not merged)
+    a["now"].set_xdata([result["n"]] * 2)
+    labels[-1].set_text(f"n = {result['n']}")
+    phi = "φ's cost counted" if result["features"] else "φ free"
+    a["suptitle"].set_text(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, n = {result['n']}, {phi}; "
+                           f"linear attention is cheaper right of n*")
+    # in z-order: bars, then the numbers over them, the frames over bars and lines, the legend
+    return [*a["bars"], *a["numbers"], *a["absolute"], *a["curves"], *a["stars"], a["now"], *a["spines"],
+            a["legend_c"], a["suptitle"]]

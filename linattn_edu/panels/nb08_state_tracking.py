@@ -11,6 +11,8 @@ and the layer reads parity as sign(o_t), o_t = S_t q with q = 1. For beta in (0,
 (1, 2) the sign flips with every 1 (the magnitude shrinks like |1 - beta|^m); beta = 2 is a reflection: exact.
 The outputs come from lnp.delta_rule_attention.
 """
+import math
+
 import numpy as np
 
 from . import hint, styled
@@ -51,6 +53,14 @@ def compute(beta=2.0, length=32, seed=0):
             "predicted": predicted, "accuracy": float(np.mean(predicted[1:] == parity[1:]))}
 
 
+O_LIMIT = 2.6          # |o_t| = |1 - beta|^m <= 1 for every beta in [0, 2]: one y range for all (symlog)
+
+
+def _frame(length):
+    """The t axis spans 2^ceil(log2 length) bits: length moves within a power of two keep the axes (and blit)."""
+    return 2 ** math.ceil(math.log2(max(int(length), 2)))
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -59,22 +69,43 @@ def draw(result, fig=None):
     fig.clear()
     ax_e, ax_o = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2.2]})
     ax_e.axvspan(-1, 0, color="0.85", label="negative: sign flips")
-    ax_e.axvline(result["eigenvalue"], color="0.1", lw=3)
-    ax_e.set_xlim(-1.05, 1.05); ax_e.set_yticks([])
+    eig = ax_e.axvline(0, color="0.1", lw=3)
+    ax_e.set_xlim(-1.05, 1.05); ax_e.set_ylim(0, 1); ax_e.set_yticks([])
     ax_e.set_xlabel("eigenvalue 1 − β along k")
-    ax_e.set_title(f"β = {result['beta']:.2f}")
+    title_e = ax_e.set_title("")
     ax_e.legend(loc="upper right", frameon=False)
-    t = np.arange(result["o"].size)
-    o = result["o"]
+    frame = _frame(result["o"].size - 1)
     ax_o.axhline(0, color="0.6", lw=1)
-    ax_o.plot(t, o, color="0.3", lw=1)
-    odd = result["parity"] == 1
-    ax_o.plot(t[odd], o[odd], "o", color="0.1", ms=5, label="odd prefix")
-    ax_o.plot(t[~odd], o[~odd], "s", mfc="white", color="0.4", ms=5, label="even prefix")
+    path, = ax_o.plot([], [], color="0.3", lw=1)
+    odd, = ax_o.plot([], [], "o", color="0.1", ms=5, label="odd prefix")
+    even, = ax_o.plot([], [], "s", mfc="white", color="0.4", ms=5, label="even prefix")
     ax_o.set_yscale("symlog", linthresh=1e-3)
+    ax_o.set_xlim(-0.05 * frame, 1.05 * frame)
+    ax_o.set_ylim(-O_LIMIT, O_LIMIT)
     ax_o.set_xlabel("position t (bits read)")
     ax_o.set_ylabel("output o_t (parity = sign)")
-    ax_o.set_title(f"parity read as sign(o_t): accuracy {result['accuracy']:.2f}")
-    ax_o.legend(loc="lower left", frameon=False, ncol=2)
+    title_o = ax_o.set_title("")
+    legend = ax_o.legend(loc="lower left", frameon=False, ncol=2)
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.18, top=0.88, wspace=0.25)
+    fig._linattn = dict(frame=frame, eig=eig, path=path, odd=odd, even=even, legend=legend,
+                        titles=(title_e, title_o))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New data in the same artists; the axes stay unless the length left its power-of-two frame (then False)."""
+    a = getattr(fig, "_linattn", None)
+    o = result["o"]
+    if a is None or a["frame"] != _frame(o.size - 1):
+        return False
+    t = np.arange(o.size)
+    is_odd = result["parity"] == 1
+    a["eig"].set_xdata([result["eigenvalue"]] * 2)
+    a["path"].set_data(t, o)
+    a["odd"].set_data(t[is_odd], o[is_odd])
+    a["even"].set_data(t[~is_odd], o[~is_odd])
+    title_e, title_o = a["titles"]
+    title_e.set_text(f"β = {result['beta']:.2f}")
+    title_o.set_text(f"parity read as sign(o_t): accuracy {result['accuracy']:.2f}")
+    return [a["eig"], a["path"], a["odd"], a["even"], a["legend"], title_e, title_o]

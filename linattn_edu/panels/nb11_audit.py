@@ -6,15 +6,17 @@ attends to most written under the axis; right: every row of this head (WINDOWS w
 total variation to softmax against the row's normalised entropy, the chosen row marked.
 """
 import functools
+import math
 
 import numpy as np
 
-from . import hint, styled
+from . import hint, nice_limit, styled
 
 DEFAULTS = dict(layer=1, head=0, window=0, row=100, method="elu+1")
 FIGSIZE = (11, 4.2)
 WINDOWS = 8
 TOP = 5
+ROW_BLOCK = 8             # rows 8-15, 16-23, ... share one weight axis, so 7 of 8 row moves blit
 
 
 @functools.lru_cache(maxsize=4)
@@ -40,6 +42,18 @@ def _head_maps(layer, head, method):
         A = audit.method_weights("softmax", q, k).numpy()
         A_hat = audit.method_weights(method, q, k).numpy()
     return A, A_hat, v.numpy()
+
+
+@functools.lru_cache(maxsize=256)
+def _block_range(layer, head, method, window, r0):
+    """Weight axis of rows r0 .. r0 + ROW_BLOCK - 1 (keys j <= i only): both rows' lowest and highest weight,
+    with room for the byte labels above. One range a block, so row moves inside it keep the axis (and blit)."""
+    A, A_hat, _ = _head_maps(layer, head, method)
+    rows = slice(r0, r0 + ROW_BLOCK)
+    causal = np.tril(np.ones(A.shape[-2:], dtype=bool))[rows]             # (ROW_BLOCK, n): keys 0..i of each row
+    block = np.concatenate([A[window, rows][causal], A_hat[window, rows][causal]])
+    hi = 1.15 * float(block.max())
+    return 1.15 * min(float(block.min()), 0.0) - 0.02 * hi, hi
 
 
 def controls():
@@ -68,7 +82,10 @@ def compute(layer=1, head=0, window=0, row=100, method="elu+1"):
     p, p_hat = A[window, row, :row + 1], A_hat[window, row, :row + 1]
     top = np.argsort(-p)[:TOP]
     text = bytes(tokens[window].astype(np.uint8)).decode("latin-1")
-    return {"p": p, "p_hat": p_hat, "top": top, "top_bytes": [text[j] for j in top],
+    lo, hi = _block_range(layer, head, method, window, row - row % ROW_BLOCK)
+    return {"weight_range": (lo, hi),
+            "tv_limit": nice_limit(float(max(m["tv"][:, 8:].max(), m["tv"][window, row]))),
+            "p": p, "p_hat": p_hat, "top": top, "top_bytes": [text[j] for j in top],
             "query_byte": text[row], "context": text[max(0, row - 40):row + 1],
             "tv": float(m["tv"][window, row]), "overlap": float(m["overlap"][window, row]),
             "out_err": float(m["out_err"][window, row]), "norm_entropy_row": float(m["norm_entropy"][window, row]),
@@ -76,27 +93,60 @@ def compute(layer=1, head=0, window=0, row=100, method="elu+1"):
             "layer": layer, "head": head, "row": row, "method": method}
 
 
+def _frame(row):
+    """The key axis spans 2^ceil(log2(i + 1)) positions: row moves within a power of two keep it."""
+    return 2 ** math.ceil(math.log2(row + 1))
+
+
 @styled
 def draw(result, fig=None):
+    """Artists built once; update() moves them. Axes: keys over the row's power-of-two frame, weights over the
+    row's block of ROW_BLOCK rows (_block_range), TV to the head's largest (1, 2, 5 x 10^k steps)."""
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_r, ax_s = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1]})
-    j = np.arange(len(result["p"]))
-    ax_r.plot(j, result["p"], color="0.1", lw=1.8, label="softmax")
-    ax_r.plot(j, result["p_hat"], color="tab:orange", lw=1.4, ls="--", label=result["method"])
-    for t, b in zip(result["top"], result["top_bytes"]):
-        ax_r.annotate(repr(b)[1:-1], (t, result["p"][t]), textcoords="offset points", xytext=(0, 4), ha="center")
-    ax_r.set_xlabel(f"key position j (query i = {result['row']})")
+    frame = _frame(result["row"])
+    soft, = ax_r.plot([], [], color="0.1", lw=1.8, label="softmax")
+    approx, = ax_r.plot([], [], color="tab:orange", lw=1.4, ls="--", label=result["method"])
+    tops = [ax_r.annotate("", (0, 0), textcoords="offset points", xytext=(0, 4), ha="center")
+            for _ in range(len(result["top"]))]
+    ax_r.set_xlim(-0.02 * frame, frame)
+    ax_r.set_xlabel("key position j (query i sees keys 0..i)")
     ax_r.set_ylabel("attention weight")
-    ax_r.set_title(f"layer {result['layer']} head {result['head']}: TV {result['tv']:.2f}, "
-                   f"top-5 overlap {result['overlap']:.1f}")
-    ax_r.legend(loc="upper left")
-    ax_s.scatter(result["all_norm_entropy"], result["all_tv"], s=4, color="0.6")
-    ax_s.scatter([result["norm_entropy_row"]], [result["tv"]], s=60, color="tab:orange", marker="x")
+    title = ax_r.set_title("")
+    legend = ax_r.legend(loc="upper left")
+    rows = ax_s.scatter(result["all_norm_entropy"], result["all_tv"], s=4, color="0.6")
+    chosen = ax_s.scatter([result["norm_entropy_row"]], [result["tv"]], s=60, color="tab:orange", marker="x")
+    ax_s.set_xlim(-0.03, 1.03)                                   # entropy / log(i + 1) lies in [0, 1]
     ax_s.set_xlabel("row entropy / log(i+1)")
     ax_s.set_ylabel("TV to softmax")
     ax_s.set_title("every row of this head")
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
+    fig._linattn = dict(frame=frame, ax_r=ax_r, ax_s=ax_s, soft=soft, approx=approx, tops=tops, title=title,
+                        legend=legend, rows=rows, chosen=chosen)
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New rows, byte labels, points and texts; False (draw again) when the row left its power-of-two frame."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["frame"] != _frame(result["row"]) or len(a["tops"]) != len(result["top"]):
+        return False
+    j = np.arange(len(result["p"]))
+    a["soft"].set_data(j, result["p"])
+    a["approx"].set_data(j, result["p_hat"])
+    for ann, t, b in zip(a["tops"], result["top"], result["top_bytes"]):
+        ann.xy = (t, result["p"][t])
+        ann.set_text(repr(b)[1:-1])
+    a["ax_r"].set_ylim(*result["weight_range"])
+    a["title"].set_text(f"layer {result['layer']} head {result['head']}, i = {result['row']}: TV {result['tv']:.2f}, "
+                        f"top-5 overlap {result['overlap']:.1f}")
+    a["legend"].get_texts()[1].set_text(result["method"])
+    a["rows"].set_offsets(np.column_stack([result["all_norm_entropy"], result["all_tv"]]))
+    a["chosen"].set_offsets([[result["norm_entropy_row"], result["tv"]]])
+    lim = result["tv_limit"]
+    a["ax_s"].set_ylim(-0.03 * lim, 1.03 * lim)
+    return [a["soft"], a["approx"], *a["tops"], a["title"], a["legend"], a["rows"], a["chosen"]]

@@ -111,16 +111,16 @@ def draw(result, fig=None):
         ax_h.set_xlim(0, 2 + GAP)
         ax_h.set_ylim(1, 0)
         title_h = ax_h.set_title("")
-        pad = dict(labelpad=TEXT_PT + 2)                              # below / left of the end labels
+        pad = dict(labelpad=1.25 * TEXT_PT + 4)                       # below the end labels
         ax_h.set_xlabel("key j", **pad)
-        ax_h.set_ylabel("query i", labelpad=1.3 * TEXT_PT)
+        ax_h.set_ylabel("query i", labelpad=1.3 * TEXT_PT + 4)         # left of the end labels
         line_a, = ax_r.plot([], [], "o-", color="black", ms=4, label="softmax")
         line_w, = ax_r.plot([], [], "s--", color="tab:orange", ms=4, mfc="none", label="φ")
         ax_r.set_xlim(*unit[:2])
         title_r = ax_r.set_title("")
         ax_r.set_xlabel("key j", **pad)
         ax_r.set_ylabel("weight of key j")
-        legend = ax_r.legend(loc="upper center", ncol=2, columnspacing=0.8, handlelength=1.6)
+        legend = ax_r.legend(loc="upper right", handlelength=1.6)     # one column: the longest name fits
         few_ticks(fig)
         for ax in (ax_h, ax_r):
             ax.set_xticks([])                                           # after few_ticks: the end labels

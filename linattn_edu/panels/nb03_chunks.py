@@ -100,7 +100,7 @@ def draw(result, fig=None):
     ax_c.set_xlabel("chunk size C  (1 = RNN, n = quadratic)")
     ax_c.set_ylabel("/ its maximum over C")
     title_c = ax_c.set_title("")
-    legend = ax_c.legend(loc="upper center")
+    legend = ax_c.legend()                                    # "best": placed anew on every move
     few_ticks(fig)
     ax_b.set_xticks([])                                      # after few_ticks: the texts `ends` label the square
     ax_b.set_yticks([])

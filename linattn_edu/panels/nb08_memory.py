@@ -70,6 +70,27 @@ def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
             "delta_error": delta, "mean_abs_key_overlap": float(np.abs(off).mean()) if off.size else 0.0}
 
 
+def snap_limit(x):
+    """The smallest of 1, 1.5, 2, 3, 4, 6, 8 x 10^k that is >= x (1 for x <= 0 or not finite): an axis limit
+    that stays put while the data moves a little (a slider move then blits), finer than panels.nice_limit."""
+    if not (x > 0 and np.isfinite(x)):
+        return 1.0
+    k = np.floor(np.log10(x))
+    for m in (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0):
+        if m * 10.0 ** k >= x * (1 - 1e-12):
+            return float(m * 10.0 ** k)
+    return float(10.0 ** (k + 1))
+
+
+def _limits(result):
+    """(curve axis top, bar axis top), snapped (snap_limit) so most moves keep the axes. The curves' from the
+    additive curve, which moves with ρ only; the bars share it (one scale for both plots) unless an error at
+    N needs more room for its label (a large β at a large N)."""
+    curve = max(1.5, snap_limit(1.1 * float(np.nanmax(result["additive_curve"]))))
+    bars = max(curve, snap_limit(1.2 * max(result["additive_error"], result["delta_error"])))
+    return curve, bars
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -78,25 +99,48 @@ def draw(result, fig=None):
     fig.clear()
     ax_c, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     s = result["sweep"]
-    ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
-    ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label=f"delta rule (β = {result['beta']:.1f})")
-    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label=f"N = d_k")
-    ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label=f"N = {result['n_pairs']}")
+    add, = ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
+    delta, = ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label="delta rule (β = 0.0)")
+    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label="N = d_k")
+    now = ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label="N = 00")
     ax_c.set_xlabel("number of stored pairs N")
     ax_c.set_ylabel("relative recall error")
-    ax_c.set_ylim(0, max(1.5, 1.05 * float(np.nanmax(result["additive_curve"][: 2 * result["d"]]))) if
-                  np.isfinite(result["additive_curve"]).all() else None)
-    fig.suptitle(f"key correlation {result['key_corr']:.1f} (mean |k_i·k_j| = "
-                 f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}", x=0.01, ha="left")
-    ax_c.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
-                columnspacing=0.8, handlelength=1.6)
-    vals = [result["additive_error"], result["delta_error"]]
-    ax_b.bar(["additive", "delta rule"], vals, color=["0.6", "0.2"])
-    ax_b.set_ylim(0, max(1.0, 1.2 * max(vals)))       # a fixed scale: round-off (1e-16) stays a flat bar at 0
+    curve_top, bar_top = _limits(result)
+    ax_c.set_ylim(0, curve_top)
+    title = fig.suptitle("", x=0.01, ha="left")
+    legend = ax_c.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
+                         columnspacing=0.8, handlelength=1.6)
+    bars = ax_b.bar(["additive", "delta rule"], [0.0, 0.0], color=["0.6", "0.2"])
+    ax_b.set_ylim(0, bar_top)                          # a fixed scale: round-off (1e-16) stays a flat bar at 0
     ax_b.ticklabel_format(axis="y", useOffset=False, style="plain")
-    for i, val in enumerate(vals):
-        ax_b.text(i, val, f"{val:.2f}", ha="center", va="bottom")
+    texts = [ax_b.text(i, 0.0, "", ha="center", va="bottom") for i in range(2)]
     ax_b.set_ylabel("relative recall error")
-    ax_b.set_title(f"at N = {result['n_pairs']} pairs")
+    title_b = ax_b.set_title("")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.72, wspace=0.3)
+    fig._linattn = dict(sweep=tuple(s), limits=(curve_top, bar_top), add=add, delta=delta, now=now, legend=legend,
+                        bars=list(bars), texts=texts, titles=(title, title_b))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New data in the same artists; False (redraw) when a snapped y limit or the N sweep changed."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["sweep"] != tuple(result["sweep"]) or a["limits"] != _limits(result):
+        return False
+    a["add"].set_ydata(result["additive_curve"])
+    a["delta"].set_ydata(result["delta_curve"])
+    a["now"].set_xdata([result["n_pairs"]] * 2)
+    labels = a["legend"].get_texts()
+    labels[1].set_text(f"delta rule (β = {result['beta']:.1f})")
+    labels[3].set_text(f"N = {result['n_pairs']}")
+    vals = [result["additive_error"], result["delta_error"]]
+    for i, (bar, text, val) in enumerate(zip(a["bars"], a["texts"], vals)):
+        bar.set_height(val)
+        text.set_position((i, val))
+        text.set_text(f"{val:.2f}")
+    title, title_b = a["titles"]
+    title.set_text(f"key correlation {result['key_corr']:.1f} (mean |k_i·k_j| = "
+                   f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}")
+    title_b.set_text(f"at N = {result['n_pairs']} pairs")
+    return [a["add"], a["delta"], a["now"], a["legend"], *a["bars"], *a["texts"], title, title_b]

@@ -81,40 +81,87 @@ def compute(m=64, d_v=64, n=65536, mode="fwd"):
             "heads": heads}
 
 
+def _decades(lo, hi):
+    """(10^floor(log10 lo), 10^ceil(log10 hi)): a log axis that stays put while the data moves inside a decade."""
+    return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
+
+
+def _time_limits(result):
+    vals = np.concatenate([result["bytes_ms"], result["flops_ms"], list(result["measured"].values())])
+    return _decades(vals.min() / 2, vals.max() * 30)          # the top decade and more is the legend's
+
+
+def _intensity_limits(result):
+    return _decades(min(result["intensity"].min(), result["ridge"]) / 1.2, max(result["intensity"].max(), result["ridge"]) * 1.2)
+
+
 @styled
 def draw(result, fig=None):
+    """Artists built once (the measured points and their legend too, hidden where there are none); update()
+    moves them. Both y axes snap to whole decades, so most m and d_v moves blit."""
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_t, ax_i = fig.subplots(1, 2)
     Cs = result["Cs"]
-    ax_t.loglog(Cs, result["bytes_ms"], "k-o", ms=4, label="bytes / copy bandwidth")
-    ax_t.loglog(Cs, result["flops_ms"], "k--s", ms=4, label="FLOPs / bf16 matmul rate")
-    if result["measured"]:
-        C_meas = sorted(result["measured"])
-        ax_t.loglog(C_meas, [result["measured"][C] for C in C_meas], "D", color="tab:blue", mfc="none",
-                    label="measured, torch.compile (H200)")
-    vals = np.concatenate([result["bytes_ms"], result["flops_ms"], list(result["measured"].values())])
-    ax_t.set_ylim(vals.min() / 2, vals.max() * 30)          # the top decade is the legend's
-    ax_t.axvline(result["C_star"], color="0.5", lw=0.8, ls=":")
-    ax_t.text(result["C_star"], ax_t.get_ylim()[0], f" C* = {result['C_star']:.0f}", va="bottom")
+    margin = (Cs[-1] / Cs[0]) ** 0.05                        # matplotlib's 5 % of the log range, fixed
+    bytes_line, = ax_t.loglog(Cs, result["bytes_ms"], "k-o", ms=4, label="bytes / copy bandwidth")
+    flops_line, = ax_t.loglog(Cs, result["flops_ms"], "k--s", ms=4, label="FLOPs / bf16 matmul rate")
+    measured, = ax_t.loglog([], [], "D", color="tab:blue", mfc="none", label="measured, torch.compile (H200)")
+    star_line = ax_t.axvline(result["C_star"], color="0.5", lw=0.8, ls=":")
+    star = ax_t.text(result["C_star"], 1.0, "", va="bottom")
+    ax_t.set_xlim(Cs[0] / margin, Cs[-1] * margin)
     ax_t.set_xlabel("chunk size C")
     ax_t.set_ylabel("ms (floor)")
-    fig.suptitle(f"{'forward' if result['mode'] == 'fwd' else 'forward + backward'}, n = {result['n']}, "
-                 f"m = {result['m']}, d_v = {result['d_v']}, {result['heads']} heads", x=0.01, ha="left")
+    suptitle = fig.suptitle("", x=0.01, ha="left")
     ax_t.set_title("time floors (lower bounds)")
-    ax_t.legend(loc="upper left")
-    ax_i.semilogx(Cs, result["intensity"], "k-o", ms=4, label="chunkwise form")
+    legend_measured = ax_t.legend(handles=[bytes_line, flops_line, measured], loc="upper left")
+    ax_t.add_artist(legend_measured)                          # kept when the second legend is made
+    legend_floors = ax_t.legend(handles=[bytes_line, flops_line], loc="upper left")
+    intensity, = ax_i.semilogx(Cs, result["intensity"], "k-o", ms=4, label="chunkwise form")
     ax_i.axhline(result["ridge"], color="tab:red", lw=0.8, ls="--", label="ridge point of the H200")
     ax_i.set_yscale("log")
+    ax_i.set_xlim(Cs[0] / margin, Cs[-1] * margin)
     ax_i.set_xlabel("chunk size C")
     ax_i.set_ylabel("FLOP per byte")
     ax_i.set_title("FLOP/byte: below the ridge = memory-bound")
-    ax_i.legend()
+    legend_i = ax_i.legend(loc="lower right")
     for ax in (ax_t, ax_i):
         ax.grid(True, lw=0.3, alpha=0.5)
     for ax in fig.axes:                      # minor log ticks cost most of a redraw
         ax.minorticks_off()
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
+    fig._linattn = dict(ax_t=ax_t, ax_i=ax_i, bytes_line=bytes_line, flops_line=flops_line, measured=measured,
+                        star_line=star_line, star=star, suptitle=suptitle, legends=(legend_measured, legend_floors),
+                        intensity=intensity, legend_i=legend_i, Cs=tuple(Cs))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New floors, measured points (shown with their legend only where measured), C* and texts."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["Cs"] != tuple(result["Cs"]):
+        return False
+    a["bytes_line"].set_ydata(result["bytes_ms"])
+    a["flops_line"].set_ydata(result["flops_ms"])
+    C_meas = sorted(result["measured"])
+    a["measured"].set_data(C_meas, [result["measured"][C] for C in C_meas])
+    a["measured"].set_visible(bool(C_meas))
+    legend_measured, legend_floors = a["legends"]
+    legend_measured.set_visible(bool(C_meas))
+    legend_floors.set_visible(not C_meas)
+    lo, hi = _time_limits(result)
+    a["ax_t"].set_ylim(lo, hi)
+    a["star_line"].set_xdata([result["C_star"]] * 2)
+    right = result["C_star"] > 128                         # label on the line's left where the right is short of room
+    a["star"].set_position((result["C_star"], lo))
+    a["star"].set_horizontalalignment("right" if right else "left")
+    a["star"].set_text(f"C* = {result['C_star']:.0f} " if right else f" C* = {result['C_star']:.0f}")
+    a["suptitle"].set_text(f"{'forward' if result['mode'] == 'fwd' else 'forward + backward'}, n = {result['n']}, "
+                           f"m = {result['m']}, d_v = {result['d_v']}, {result['heads']} heads")
+    a["intensity"].set_ydata(result["intensity"])
+    a["ax_i"].set_ylim(*_intensity_limits(result))
+    return [a["bytes_line"], a["flops_line"], a["measured"], a["star_line"], a["star"], legend_measured,
+            legend_floors, a["suptitle"], a["intensity"], a["legend_i"]]

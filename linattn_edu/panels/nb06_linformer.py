@@ -7,6 +7,8 @@ output error ||P~ V - P V|| / ||P V|| against k for three rank-k shortcuts:
     Linformer itself, softmax(Q (E K)^T / sqrt(d)) (F V), with E = F = R (untrained, random) and with
     E = F = mean pooling over k blocks of positions (one of the paper's fixed choices).
 """
+import math
+
 import numpy as np
 
 from . import hint, styled
@@ -100,35 +102,75 @@ def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
             "energy_at_k": float(np.sum(s[:k] ** 2) / np.sum(s ** 2))}
 
 
+ERROR_LIMITS = (3e-18, 3e2)   # every error of every setting (<= 144; clipped at 1e-17: the SVD at k = n is round-off)
+ERROR_TICKS = 10.0 ** np.arange(-15, 1, 3)
+
+
+def _frame(n):
+    """The x axes span 2^ceil(log2 n) positions: n moves within a power of two keep them (and blit)."""
+    return 2 ** math.ceil(math.log2(max(int(n), 2)))
+
+
+def _sigma_floor(result):
+    """Lower y limit of the singular values: the whole decade below min(σ_i / σ_1) / 2 (>= 1e-17)."""
+    s = result["singular_values"]
+    return 10.0 ** math.floor(math.log10(max(1e-17, float((s / s[0]).min()) / 2)))
+
+
+def _suptitle(result):
+    clamped = f" (k = {result['k_requested']} > n: k = n)" if result.get("k_requested", result["k"]) > result["k"] else ""
+    return f"inputs: {result['structure']}, n = {result['n']}, k = {result['k']}{clamped}; dashed orange: k"
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, LogLocator
     from .nb05_attention_error import log_ticks
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2)
-    s = result["singular_values"]
-    ax1.semilogy(np.arange(1, s.size + 1), s / s[0], "k.-", ms=4)
-    ax1.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
-    ax1.set_ylim(max(1e-17, (s / s[0]).min() / 2), 2)
+    frame, floor = _frame(result["n"]), _sigma_floor(result)
+    sigma, = ax1.semilogy([], [], "k.-", ms=4)
+    k1 = ax1.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
+    ax1.set_xlim(1 - 0.03 * frame, 1.03 * frame)
+    ax1.set_ylim(1.01 * floor, 2)                    # the decade's own tick (and its wide label) left out
     ax1.set_xlabel("index i")
     ax1.set_ylabel("σ_i / σ_1 of P")
-    ax1.set_title(f"{100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k")
-    for (name, e), st in zip(result["errors"].items(), ("o-", "s--", "^:", "d-.")):
-        ax2.loglog(result["ks"], np.maximum(e, 1e-17), "k" + st, mfc="white", ms=5, label=LABELS.get(name, name))
-    ax2.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
-    from matplotlib.ticker import LogLocator
+    title1 = ax1.set_title("")
+    curves = [ax2.loglog([], [], "k" + st, mfc="white", ms=5, label=LABELS.get(name, name))[0]
+              for name, st in zip(result["errors"], ("o-", "s--", "^:", "d-."))]
+    k2 = ax2.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
+    ax2.set_xlim(2 / 1.25, 1.25 * frame)
+    ax2.set_ylim(*ERROR_LIMITS)
     for axis in (ax2.xaxis, ax2.yaxis, ax1.yaxis):
         log_ticks(axis)
-    for axis in (ax2.yaxis, ax1.yaxis):               # these can span 17 decades: powers of ten only
-        axis.set_major_locator(LogLocator(base=10, numticks=6))
+    ax1.yaxis.set_major_locator(LogLocator(base=10, numticks=6))   # up to 17 decades: powers of ten only
+    ax2.yaxis.set_major_locator(FixedLocator(ERROR_TICKS))          # 21 decades: every third power of ten
     ax2.set_xlabel("k")
     ax2.set_ylabel("‖P̃V − PV‖ / ‖PV‖")
     ax2.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=2, frameon=False, columnspacing=0.6,
                handlelength=1.8)                             # above the axes, never over a curve
-    clamped = f" (k = {result['k_requested']} > n: k = n)" if result.get("k_requested", result["k"]) > result["k"] else ""
-    fig.suptitle(f"inputs: {result['structure']}, n = {result['n']}, k = {result['k']}{clamped}; "
-                 f"dashed orange: k", x=0.01, ha="left")
+    title = fig.suptitle("", x=0.01, ha="left")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.74, wspace=0.32)
+    fig._linattn = dict(key=(frame, floor), sigma=sigma, curves=curves, ks=(k1, k2), titles=(title1, title))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New data in the same artists; False (redraw) when n left its power-of-two frame or the σ axis's decade moved."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["key"] != (_frame(result["n"]), _sigma_floor(result)):
+        return False
+    s = result["singular_values"]
+    a["sigma"].set_data(np.arange(1, s.size + 1), s / s[0])
+    for line, e in zip(a["curves"], result["errors"].values()):
+        line.set_data(result["ks"], np.maximum(e, 1e-17))
+    for line in a["ks"]:
+        line.set_xdata([result["k"]] * 2)
+    title1, title = a["titles"]
+    title1.set_text(f"{100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k")
+    title.set_text(_suptitle(result))
+    return [a["sigma"], a["ks"][0], *a["curves"], a["ks"][1], title1, title]

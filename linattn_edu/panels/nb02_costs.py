@@ -114,8 +114,8 @@ def draw(result, fig=None):
     absolute = [ax_b.annotate("", (x, 0), xycoords=ax_b.get_xaxis_transform(), xytext=(0, -7 - 1.25 * TEXT_PT),
                               textcoords="offset points", ha="center", va="top") for x in (0, 1)]
     ax_b.set_ylabel("cost / softmax's")
-    legend_b = ax_b.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, columnspacing=0.8,
-                           handlelength=1.0)                # above the axes: never over a bar
+    ax_b.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, columnspacing=0.8,
+                handlelength=1.0)                            # above the axes: never over a bar; never changes
     key = result["measure"]
     styles = {"softmax": "-", "quadratic": "--", "linear": ":"}
     curves = [ax_c.loglog(result["grid"], result["curves"][key][f], styles[f], color="black", lw=1.6, label=f)[0]

@@ -77,7 +77,7 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_b, ax_c = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.6]})
-    n, frame = result["n"], _frame(result["n"])
+    frame = _frame(result["n"])
     # the n x n blocks fill the unit square whatever n is; the first and last index stand in for ticks
     image = ax_b.imshow(result["blocks"], cmap="Greys", vmin=0, vmax=2.6, extent=(0, 1, 1, 0))
     edges, = ax_b.plot([], [], color="tab:orange", lw=0.8)

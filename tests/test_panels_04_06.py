@@ -82,3 +82,21 @@ def test_nb06_linformer_error_matches_library():
     E = nb06_linformer.pooling_matrix(32, 32)
     np.testing.assert_allclose(E, np.eye(32))
     np.testing.assert_allclose(lnp.linformer_attention(q, k, v, E, E), lnp.softmax_attention(q, k, v), atol=1e-12)
+
+
+def test_nb05_fixed_axes_hold_every_corner():
+    """nb05's histograms sit on axes fixed over the controls' whole range (so moves blit): no error of any
+    corner of m, d, R, causal may fall outside them (it would silently leave the histogram)."""
+    ctl = nb05_attention_error.controls()
+    lo, hi = (10.0 ** e for e in nb05_attention_error.KERNEL_DECADES)
+    out_lo, out_hi = (10.0 ** e for e in nb05_attention_error.OUT_DECADES)
+    for m in (ctl["m"].min, ctl["m"].max):
+        for d in (ctl["d"].min, ctl["d"].max):
+            for R in (ctl["R"].min, ctl["R"].max):
+                for causal in (False, True):
+                    r = nb05_attention_error.compute(**{**nb05_attention_error.DEFAULTS, "m": m, "d": d, "R": R,
+                                                        "causal": causal})
+                    kernel = np.concatenate([*r["kernel_max_err"].values(), [r["hoeffding_union"], r["theorem4_eps"]]])
+                    assert lo < kernel.min() and kernel.max() < hi, (m, d, R, causal, kernel.min(), kernel.max())
+                    out = r["out_rel_err"]
+                    assert out_lo < out.min() and out.max() < out_hi, (m, d, R, causal, out.min(), out.max())

@@ -71,6 +71,29 @@ def compute(m=64, d=16, R=2.0, causal=False, n=64, reps=20, seed=0):
             "m": m, "d": d, "R": R, "causal": causal}
 
 
+# Both histograms on log axes fixed over every setting of the controls (m 8..512, d 4..64, R 0.5..4, causal),
+# so a move blits and a student sees the errors travel (R right, m left) instead of the axes rescaling:
+KERNEL_DECADES = (-3, 6)      # kernel errors and both bounds: 0.006 .. 1.3e5 over the whole range
+OUT_DECADES = (-3, 1)         # output relative errors: 0.003 .. 2.8
+BINS_PER_DECADE = 10
+KERNEL_TICKS = {1e-3: "0.001", 1e-1: "0.1", 1e1: "10", 1e3: "1000", 1e5: "10⁵"}   # every other decade labelled
+OUT_TICKS = {1e-3: "0.001", 1e-2: "0.01", 1e-1: "0.1", 1.0: "1", 1e1: "10"}
+
+
+def decade_ticks(axis, labels, decades):
+    """Fixed log ticks: a labelled major tick at each key of `labels`, a minor tick at every decade."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
+    axis.set_major_locator(FixedLocator(list(labels)))
+    axis.set_major_formatter(FixedFormatter(list(labels.values())))
+    axis.set_minor_locator(FixedLocator(10.0 ** np.arange(decades[0], decades[1] + 1)))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _bins(decades):
+    lo, hi = decades
+    return np.logspace(lo, hi, BINS_PER_DECADE * (hi - lo) + 1)
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -78,24 +101,49 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
-    errs = result["kernel_max_err"]
-    allv = np.concatenate([errs["trig"], errs["positive"], [result["hoeffding_union"], result["theorem4_eps"]]])
-    bins = np.logspace(np.log10(allv.min()) - 0.1, np.log10(allv.max()) + 0.1, 40)
-    ax1.hist(errs["trig"], bins=bins, histtype="step", color="k", ls="-", label="trig features")
-    ax1.hist(errs["positive"], bins=bins, histtype="step", color="k", ls="--", label="positive features")
-    ax1.axvline(result["hoeffding_union"], color="tab:red", ls="-", lw=1.5, label="Hoeffding + union (trig, p = 1/2)")
-    ax1.axvline(result["theorem4_eps"], color="tab:blue", ls=":", lw=2, label="Thm 4 ε, constant 1")
-    ax1.set_xscale("log")
-    log_ticks(ax1.xaxis)
+    reps = len(result["out_rel_err"])                  # no bin holds more than every projection
+    bins, out_bins = _bins(KERNEL_DECADES), _bins(OUT_DECADES)
+    zeros = np.zeros(bins.size - 1)
+    trig = ax1.stairs(zeros, bins, color="k", ls="-", label="trig features")
+    positive = ax1.stairs(zeros, bins, color="k", ls="--", label="positive features")
+    hoeffding = ax1.axvline(1.0, color="tab:red", ls="-", lw=1.5, label="Hoeffding + union (trig, p = 1/2)")
+    theorem4 = ax1.axvline(1.0, color="tab:blue", ls=":", lw=2, label="Thm 4 ε, constant 1")
+    out = ax2.stairs(np.zeros(out_bins.size - 1), out_bins, color="k")
+    for ax, decades, ticks in ((ax1, KERNEL_DECADES, KERNEL_TICKS), (ax2, OUT_DECADES, OUT_TICKS)):
+        ax.set_xscale("log")
+        decade_ticks(ax.xaxis, ticks, decades)
+        ax.set_xlim(10.0 ** decades[0], 10.0 ** decades[1])
+        ax.set_ylim(0, 1.05 * reps)
+        ax.set_ylabel("projections")
     ax1.set_xlabel("max_ij |K̂_ij − K_ij|,  K_ij = exp(q_i·k_j/√d)")
-    ax1.set_ylabel("projections")
     ax1.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, columnspacing=0.8,
                handlelength=1.4)                            # above the axes, never over a bar
-    ax2.hist(result["out_rel_err"], bins=20, histtype="step", color="k")
     ax2.set_xlabel("‖performer − softmax‖ / ‖softmax‖")
-    ax2.set_ylabel("projections")
-    ax2.set_title(("causal" if result["causal"] else "bidirectional") + ", positive features, iid")
-    fig.suptitle(f"{len(errs['trig'])} projections, m = {result['m']}, d = {result['d']}, R = {result['R']:g}: "
-                 f"max K = {result['kernel_max']:.3g}", x=0.01, ha="left")
+    title2 = ax2.set_title("")
+    title = fig.suptitle("", x=0.01, ha="left")
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.74, wspace=0.25)
+    fig._linattn = dict(reps=reps, bins=(bins, out_bins), hists=(trig, positive, out),
+                        bounds=(hoeffding, theorem4), titles=(title2, title))
+    update(fig, result)
     return fig
+
+
+def update(fig, result):
+    """New counts in the same histograms, bounds and titles (the axes are fixed); False if reps changed."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["reps"] != len(result["out_rel_err"]):
+        return False
+    errs = result["kernel_max_err"]
+    bins, out_bins = a["bins"]
+    trig, positive, out = a["hists"]
+    trig.set_data(np.histogram(errs["trig"], bins)[0], bins)      # values outside the frame are not counted
+    positive.set_data(np.histogram(errs["positive"], bins)[0], bins)
+    out.set_data(np.histogram(result["out_rel_err"], out_bins)[0], out_bins)
+    hoeffding, theorem4 = a["bounds"]
+    hoeffding.set_xdata([result["hoeffding_union"]] * 2)
+    theorem4.set_xdata([result["theorem4_eps"]] * 2)
+    title2, title = a["titles"]
+    title2.set_text(("causal" if result["causal"] else "bidirectional") + ", positive features, iid")
+    title.set_text(f"{len(errs['trig'])} projections, m = {result['m']}, d = {result['d']}, R = {result['R']:g}: "
+                   f"max K = {result['kernel_max']:.3g}")
+    return [trig, positive, hoeffding, theorem4, out, title2, title]

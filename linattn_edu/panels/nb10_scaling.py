@@ -119,63 +119,129 @@ def compute(mode="fwd+bwd", methods=MAIN, path=None):
     return out
 
 
+def _log_range(arrays, headroom=1.0):
+    """Log axis limits of positive values: matplotlib's 5 % margins of the log range, the top times headroom,
+    snapped out to whole decades, so the forward and forward + backward pictures often share them (a blit)."""
+    vals = np.concatenate([np.asarray(a, dtype=float).ravel() for a in arrays] + [np.zeros(0)])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if not len(vals):
+        return None
+    lo, hi = vals.min(), vals.max()
+    pad = (hi / lo) ** 0.05 if hi > lo else 10.0
+    return 10.0 ** np.floor(np.log10(lo / pad)), 10.0 ** np.ceil(np.log10(hi * pad * headroom))
+
+
+def _structure(result):
+    """What draw() builds artists for: a move that changes it (methods, a file without floors) draws again."""
+    return (tuple(result["time"]), result["floors"] is None, tuple(result["T_grid"]))
+
+
 @styled
 def draw(result, fig=None):
+    """Artists built once for the chosen methods; update() brings them to another pass (fwd / fwd+bwd)."""
     import matplotlib.pyplot as plt
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_t, ax_m = fig.subplots(1, 2)
-    for m, (T, ms) in result["time"].items():
+    time_lines, mem_lines, notes = {}, {}, {}
+    for m in result["time"]:
         c, mk, ls = STYLE.get(m, ("k", ".", "-"))
-        ax_t.loglog(T, ms, color=c, marker=mk, ls=ls, ms=5, lw=1.4, label=SHORT.get(m, result["labels"][m]))
-        Tm, gib = result["memory"][m]
-        ax_m.loglog(Tm, gib, color=c, marker=mk, ls=ls, ms=5, lw=1.4)
-        if len(Tm):                                   # where a method stops, and why
-            first_oom = min(result["oom"][m], default=None)
-            first_cap = min(result["capped"].get(m, []), default=None)
-            if first_oom is not None and (first_cap is None or first_oom < first_cap):
-                ax_m.annotate(f"OOM at {first_oom // 1024}k", (Tm[-1], gib[-1]), xytext=(-6, 4),
-                              textcoords="offset points", color=c, ha="right", va="bottom")
-            elif first_cap is not None and first_cap <= max(result["T_grid"]):
-                ax_m.annotate(f"not run ≥ {first_cap // 1024}k", (Tm[-1], gib[-1]), xytext=(8, -4),
-                              textcoords="offset points", color=c, ha="left", va="top")
-    T, f = result["T_grid"], result["floors"]
-    if f is not None:
-        ax_t.loglog(T, f["softmax_flops_ms"], color="tab:red", lw=1, ls=(0, (1, 3)), label="softmax FLOP floor")
-        ax_t.loglog(T, f["bytes_ms"], color="k", lw=1, ls=(0, (1, 3)), label="byte floor")
-        ax_m.loglog(T, f["inputs_gib"], color="k", lw=1, ls=(0, (1, 3)), label="inputs alone")
-        ax_m.legend(loc="lower right")
-    if not any(len(v[0]) for v in result["memory"].values()):
-        ax_m.text(0.5, 0.5, "no GPU memory counter on this device", ha="center", va="center",
-                  transform=ax_m.transAxes)
-    if result["crossover"]:
-        for ax in (ax_t, ax_m):
-            ax.axvline(result["crossover"], color="0.5", lw=1, ls="--")
-        ax_t.text(result["crossover"], ax_t.get_ylim()[0], f" crossover T = {result['crossover'] // 1024}k",
-                  va="bottom", ha="left")
-    pass_name = "forward" if result["mode"] == "fwd" else "forward + backward"
-    fig.suptitle(f"{pass_name}, {result['device']}, {result['setting']}", x=0.01, ha="left")
+        time_lines[m], = ax_t.loglog([], [], color=c, marker=mk, ls=ls, ms=5, lw=1.4, label=SHORT.get(m, result["labels"][m]))
+        mem_lines[m], = ax_m.loglog([], [], color=c, marker=mk, ls=ls, ms=5, lw=1.4)
+        notes[m] = ax_m.annotate("", (1, 1), xytext=(0, 0), textcoords="offset points", color=c)   # where it stops, and why
+    T = result["T_grid"]
+    floor_lines, legend_m = None, None
+    if result["floors"] is not None:
+        floor_lines = (ax_t.loglog([], [], color="tab:red", lw=1, ls=(0, (1, 3)), label="softmax FLOP floor")[0],
+                       ax_t.loglog([], [], color="k", lw=1, ls=(0, (1, 3)), label="byte floor")[0],
+                       ax_m.loglog([], [], color="k", lw=1, ls=(0, (1, 3)), label="inputs alone")[0])
+        legend_m = ax_m.legend(loc="lower right")
+    no_memory = ax_m.text(0.5, 0.5, "no GPU memory counter on this device", ha="center", va="center",
+                          transform=ax_m.transAxes)
+    cross = [ax.axvline(T[0], color="0.5", lw=1, ls="--") for ax in (ax_t, ax_m)]
+    cross_text = ax_t.text(T[0], 1, "", va="bottom", ha="left")
+    suptitle = fig.suptitle("", x=0.01, ha="left")
     ax_t.set_title("time per call (median)")
     ax_m.set_title("peak memory (inputs included)")
     ax_t.set_ylabel("ms")
     ax_m.set_ylabel("GiB")
     ticks = [t for t in T if t >= T[0]][::2] if len(T) > 5 else list(T)
+    pad = (T[-1] / T[0]) ** 0.05 if T[-1] > T[0] else 2.0
     for ax in fig.axes:                      # minor log ticks cost most of a redraw
+        ax.set_xlim(T[0] / pad, T[-1] * pad)
         ax.minorticks_off()
         ax.set_xticks(ticks)
         ax.set_xticklabels([f"{int(t) // 1024}k" if t >= 1024 else str(int(t)) for t in ticks])
         ax.set_xlabel("sequence length T")
         ax.grid(True, which="major", lw=0.3, alpha=0.5)
-    for ax in (ax_t, ax_m):                  # headroom for the labels at the top
-        lo, hi = ax.get_ylim()
-        ax.set_ylim(lo, hi * 4)
     handles, labels = ax_t.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, columnspacing=1.0,
                    handlelength=2.2)        # below both plots: never over a curve
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.36, top=0.88, wspace=0.22)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.36, top=0.88, wspace=0.22)
+    fig._linattn = dict(structure=_structure(result), ax_t=ax_t, ax_m=ax_m, time_lines=time_lines, mem_lines=mem_lines,
+                        notes=notes, floor_lines=floor_lines, legend_m=legend_m, no_memory=no_memory, cross=cross,
+                        cross_text=cross_text, suptitle=suptitle)
+    update(fig, result)
+    for ax in fig.axes:
+        ax.minorticks_off()                  # set_yscale by loglog turned them on again
     return fig
+
+
+def update(fig, result):
+    """Another pass for the same methods: new lines, stop labels, floors, crossover and title; y axes in whole
+    decades. False (draw again) when the methods drawn change."""
+    a = getattr(fig, "_linattn", None)
+    if a is None or a["structure"] != _structure(result):
+        return False
+    for m, (T, ms) in result["time"].items():
+        a["time_lines"][m].set_data(T, ms)
+        Tm, gib = result["memory"][m]
+        a["mem_lines"][m].set_data(Tm, gib)
+        note = a["notes"][m]
+        note.set_visible(False)
+        if len(Tm):
+            first_oom = min(result["oom"][m], default=None)
+            first_cap = min(result["capped"].get(m, []), default=None)
+            note.xy = (Tm[-1], gib[-1])
+            if first_oom is not None and (first_cap is None or first_oom < first_cap):
+                note.set_text(f"OOM at {first_oom // 1024}k")
+                note.xyann, ha, va = (-6, 4), "right", "bottom"
+            elif first_cap is not None and first_cap <= max(result["T_grid"]):
+                note.set_text(f"not run ≥ {first_cap // 1024}k")
+                note.xyann, ha, va = (8, -4), "left", "top"
+            else:
+                ha = va = None
+            if ha:
+                note.set_horizontalalignment(ha)
+                note.set_verticalalignment(va)
+                note.set_visible(True)
+    T, f = result["T_grid"], result["floors"]
+    times, mems = [ms for _, ms in result["time"].values()], [g for _, g in result["memory"].values()]
+    if f is not None:
+        for line, y in zip(a["floor_lines"], (f["softmax_flops_ms"], f["bytes_ms"], f["inputs_gib"])):
+            line.set_data(T, y)
+        times, mems = times + [f["softmax_flops_ms"], f["bytes_ms"]], mems + [f["inputs_gib"]]
+    a["no_memory"].set_visible(not any(len(v[0]) for v in result["memory"].values()))
+    for ax, vals in ((a["ax_t"], times), (a["ax_m"], mems)):
+        lim = _log_range(vals, headroom=4.0)   # headroom for the labels at the top
+        if lim is not None:
+            ax.set_ylim(*lim)
+    x = result["crossover"]
+    for line in a["cross"]:
+        line.set_visible(bool(x))
+        if x:
+            line.set_xdata([x, x])
+    a["cross_text"].set_visible(bool(x))
+    if x:
+        a["cross_text"].set_position((x, a["ax_t"].get_ylim()[0]))
+        a["cross_text"].set_text(f" crossover T = {x // 1024}k")
+    pass_name = "forward" if result["mode"] == "fwd" else "forward + backward"
+    a["suptitle"].set_text(f"{pass_name}, {result['device']}, {result['setting']}")
+    floors = list(a["floor_lines"]) if a["floor_lines"] else []
+    return [*a["time_lines"].values(), *floors[:2], *a["mem_lines"].values(), *floors[2:], *a["notes"].values(),
+            *([a["legend_m"]] if a["legend_m"] else []), a["no_memory"], *a["cross"], a["cross_text"], a["suptitle"]]
 
 
 def plot_scaling(results_json=None, mode="fwd+bwd", methods=MAIN, fig=None):

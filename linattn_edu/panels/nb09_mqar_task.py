@@ -96,35 +96,40 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_s, ax_h = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 1.6]})
-    frame = _frame(result["seq_len"])
     strip = ax_s.imshow(SHADES[result["role"]][None, :], cmap="gray", vmin=0, vmax=1, aspect="auto",
                       interpolation="nearest")                       # one crisp cell a token
     past = ax_s.add_patch(Rectangle((0, -0.5), 0, 1, fill=False, hatch="//", edgecolor="0.6", lw=0))
-    ax_s.set_xlim(-0.5, frame - 0.5)
     ax_s.set_ylim(0.5, -0.5)
     ax_s.set_yticks([])
     ax_s.set_xlabel("position: dark grey key, light grey value, black query, white filler")
     title = ax_s.set_title("")
-    edges = _edges(frame)
-    bars = ax_h.bar(edges[:-1], np.zeros(BINS), width=np.diff(edges), align="edge", color="0.3")
+    bars = ax_h.bar(np.arange(BINS), np.zeros(BINS), width=1.0, align="edge", color="0.3")   # placed by update()
     mean = ax_h.axvline(0, color="tab:orange", ls="--", label="mean")
-    ax_h.set_xlim(0, frame)
     ax_h.set_xlabel("tokens between a query and the value it recalls (64 sequences)")
     ax_h.set_ylabel("queries")
     legend = ax_h.legend(loc="upper right")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, hspace=1.0)
-    fig._linattn = dict(frame=frame, strip=strip, past=past, title=title, bars=bars, mean=mean, legend=legend,
+    fig._linattn = dict(frame=None, strip=strip, past=past, title=title, bars=bars, mean=mean, legend=legend,
                         ax_s=ax_s, ax_h=ax_h)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New strip, bar heights, mean and texts; False (draw again) when the length left its power-of-two frame."""
+    """New strip, bar heights, mean and texts. A length that leaves its power-of-two frame moves the x axes and
+    the bins too (then the renderer re-takes its background, without a rebuild)."""
     a = getattr(fig, "_linattn", None)
     L = result["seq_len"]
-    if a is None or a["frame"] != _frame(L):
+    if a is None:
         return False
+    if a["frame"] != _frame(L):
+        a["frame"] = frame = _frame(L)
+        a["ax_s"].set_xlim(-0.5, frame - 0.5)
+        a["ax_h"].set_xlim(0, frame)
+        edges = _edges(frame)
+        for rect, x0, w in zip(a["bars"].patches, edges[:-1], np.diff(edges)):
+            rect.set_x(x0)
+            rect.set_width(w)
     a["strip"].set_data(SHADES[result["role"]][None, :])
     a["strip"].set_extent((-0.5, L - 0.5, 0.5, -0.5))
     a["past"].set_x(L - 0.5)

@@ -107,12 +107,10 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_r, ax_s = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1]})
-    frame = _frame(result["row"])
     soft, = ax_r.plot([], [], color="0.1", lw=1.8, label="softmax")
     approx, = ax_r.plot([], [], color="tab:orange", lw=1.4, ls="--", label=result["method"])
     tops = [ax_r.annotate("", (0, 0), textcoords="offset points", xytext=(0, 4), ha="center")
             for _ in range(len(result["top"]))]
-    ax_r.set_xlim(-0.02 * frame, frame)
     ax_r.set_xlabel("key position j (query i sees keys 0..i)")
     ax_r.set_ylabel("attention weight")
     title = ax_r.set_title("")
@@ -124,17 +122,20 @@ def draw(result, fig=None):
     ax_s.set_ylabel("TV to softmax")
     ax_s.set_title("every row of this head")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
-    fig._linattn = dict(frame=frame, ax_r=ax_r, ax_s=ax_s, soft=soft, approx=approx, tops=tops, title=title,
+    fig._linattn = dict(ax_r=ax_r, ax_s=ax_s, soft=soft, approx=approx, tops=tops, title=title,
                         legend=legend, rows=rows, chosen=chosen)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New rows, byte labels, points and texts; False (draw again) when the row left its power-of-two frame."""
+    """New rows, byte labels, points, texts and axes ranges (a range that moved makes the renderer re-take its
+    background, without a rebuild)."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["frame"] != _frame(result["row"]) or len(a["tops"]) != len(result["top"]):
+    if a is None or len(a["tops"]) != len(result["top"]):
         return False
+    frame = _frame(result["row"])
+    a["ax_r"].set_xlim(-0.02 * frame, frame)
     j = np.arange(len(result["p"]))
     a["soft"].set_data(j, result["p"])
     a["approx"].set_data(j, result["p_hat"])

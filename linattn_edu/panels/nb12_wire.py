@@ -51,7 +51,7 @@ def compute(P=4, d=64, n=65536):
     return {"P": P, "d": d, "n": n, "grid": grid, "lines": lines, "ring": ring, "at_n": at_n, "n_equal": n_equal}
 
 
-XLIM = (16, 2 ** 26)           # every grid (64 .. 2^25 tokens), n and n_equal = P d (d + 1) / d over the controls' range
+XLIM = (16, 2 ** 26)           # every grid (64 .. 2^25 tokens), n and n_equal = P (d + 1) (34 .. 16,448) over the controls
 YLIM = (1e3, 1e13)             # every curve over the controls' range (1.7e4 .. 5.4e11 bytes), room for the legend
 
 

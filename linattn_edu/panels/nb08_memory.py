@@ -105,29 +105,30 @@ def draw(result, fig=None):
     now = ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label="N = 00")
     ax_c.set_xlabel("number of stored pairs N")
     ax_c.set_ylabel("relative recall error")
-    curve_top, bar_top = _limits(result)
-    ax_c.set_ylim(0, curve_top)
     title = fig.suptitle("", x=0.01, ha="left")
     legend = ax_c.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False,
                          columnspacing=0.8, handlelength=1.6)
     bars = ax_b.bar(["additive", "delta rule"], [0.0, 0.0], color=["0.6", "0.2"])
-    ax_b.set_ylim(0, bar_top)                          # a fixed scale: round-off (1e-16) stays a flat bar at 0
+    # y limits (update()): a fixed scale of at least 1, so round-off (1e-16) stays a flat bar at 0
     ax_b.ticklabel_format(axis="y", useOffset=False, style="plain")
     texts = [ax_b.text(i, 0.0, "", ha="center", va="bottom") for i in range(2)]
     ax_b.set_ylabel("relative recall error")
     title_b = ax_b.set_title("")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.72, wspace=0.3)
-    fig._linattn = dict(sweep=tuple(s), limits=(curve_top, bar_top), add=add, delta=delta, now=now, legend=legend,
+    fig._linattn = dict(sweep=tuple(s), axes=(ax_c, ax_b), add=add, delta=delta, now=now, legend=legend,
                         bars=list(bars), texts=texts, titles=(title, title_b))
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists; False (redraw) when a snapped y limit or the N sweep changed."""
+    """New data in the same artists; False (redraw) when the N sweep changed. A snapped y limit that moved
+    (_limits) is set here: the renderer then re-takes its background, still without a rebuild."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["sweep"] != tuple(result["sweep"]) or a["limits"] != _limits(result):
+    if a is None or a["sweep"] != tuple(result["sweep"]):
         return False
+    for ax, top in zip(a["axes"], _limits(result)):
+        ax.set_ylim(0, top)
     a["add"].set_ydata(result["additive_curve"])
     a["delta"].set_ydata(result["delta_curve"])
     a["now"].set_xdata([result["n_pairs"]] * 2)

@@ -74,31 +74,32 @@ def draw(result, fig=None):
     ax_e.set_xlabel("eigenvalue 1 − β along k")
     title_e = ax_e.set_title("")
     ax_e.legend(loc="upper right", frameon=False)
-    frame = _frame(result["o"].size - 1)
     ax_o.axhline(0, color="0.6", lw=1)
     path, = ax_o.plot([], [], color="0.3", lw=1)
     odd, = ax_o.plot([], [], "o", color="0.1", ms=5, label="odd prefix")
     even, = ax_o.plot([], [], "s", mfc="white", color="0.4", ms=5, label="even prefix")
     ax_o.set_yscale("symlog", linthresh=1e-3)
-    ax_o.set_xlim(-0.05 * frame, 1.05 * frame)
-    ax_o.set_ylim(-O_LIMIT, O_LIMIT)
+    ax_o.set_ylim(-O_LIMIT, O_LIMIT)                              # x limits: update()
     ax_o.set_xlabel("position t (bits read)")
     ax_o.set_ylabel("output o_t (parity = sign)")
     title_o = ax_o.set_title("")
     legend = ax_o.legend(loc="lower left", frameon=False, ncol=2)
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.18, top=0.88, wspace=0.25)
-    fig._linattn = dict(frame=frame, eig=eig, path=path, odd=odd, even=even, legend=legend,
+    fig._linattn = dict(ax_o=ax_o, eig=eig, path=path, odd=odd, even=even, legend=legend,
                         titles=(title_e, title_o))
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists; the axes stay unless the length left its power-of-two frame (then False)."""
+    """New data in the same artists. The t axis moves only when the length leaves its power-of-two frame
+    (the renderer then re-takes its background, still without a rebuild)."""
     a = getattr(fig, "_linattn", None)
-    o = result["o"]
-    if a is None or a["frame"] != _frame(o.size - 1):
+    if a is None:
         return False
+    o = result["o"]
+    frame = _frame(o.size - 1)
+    a["ax_o"].set_xlim(-0.05 * frame, 1.05 * frame)
     t = np.arange(o.size)
     is_odd = result["parity"] == 1
     a["eig"].set_xdata([result["eigenvalue"]] * 2)

@@ -131,19 +131,15 @@ def draw(result, fig=None):
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2)
-    frame, floor = _frame(result["n"]), _sigma_floor(result)
     sigma, = ax1.semilogy([], [], "k.-", ms=4)
     k1 = ax1.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
-    ax1.set_xlim(1 - 0.03 * frame, 1.03 * frame)
-    ax1.set_ylim(1.01 * floor, 2)                    # the decade's own tick (and its wide label) left out
     ax1.set_xlabel("index i")
     ax1.set_ylabel("σ_i / σ_1 of P")
     title1 = ax1.set_title("")
     curves = [ax2.loglog([], [], "k" + st, mfc="white", ms=5, label=LABELS.get(name, name))[0]
               for name, st in zip(result["errors"], ("o-", "s--", "^:", "d-."))]
     k2 = ax2.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
-    ax2.set_xlim(2 / 1.25, 1.25 * frame)
-    ax2.set_ylim(*ERROR_LIMITS)
+    ax2.set_ylim(*ERROR_LIMITS)                     # the x limits and the σ axis's: update()
     for axis in (ax2.xaxis, ax2.yaxis, ax1.yaxis):
         log_ticks(axis)
     ax1.yaxis.set_major_locator(LogLocator(base=10, numticks=6))   # up to 17 decades: powers of ten only
@@ -154,16 +150,23 @@ def draw(result, fig=None):
                handlelength=1.8)                             # above the axes, never over a curve
     title = fig.suptitle("", x=0.01, ha="left")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.74, wspace=0.32)
-    fig._linattn = dict(key=(frame, floor), sigma=sigma, curves=curves, ks=(k1, k2), titles=(title1, title))
+    fig._linattn = dict(axes=(ax1, ax2), sigma=sigma, curves=curves, ks=(k1, k2), titles=(title1, title))
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists; False (redraw) when n left its power-of-two frame or the σ axis's decade moved."""
+    """New data in the same artists, for every control. When n leaves its power-of-two frame or the σ axis's
+    decade moves (n, the input structure), the limits are set here and the renderer re-takes its background
+    (no rebuild)."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["key"] != (_frame(result["n"]), _sigma_floor(result)):
+    if a is None:
         return False
+    ax1, ax2 = a["axes"]
+    frame = _frame(result["n"])
+    ax1.set_xlim(1 - 0.03 * frame, 1.03 * frame)
+    ax1.set_ylim(1.01 * _sigma_floor(result), 2)    # the decade's own tick (and its wide label) left out
+    ax2.set_xlim(2 / 1.25, 1.25 * frame)
     s = result["singular_values"]
     a["sigma"].set_data(np.arange(1, s.size + 1), s / s[0])
     for line, e in zip(a["curves"], result["errors"].values()):

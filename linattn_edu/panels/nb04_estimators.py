@@ -133,13 +133,10 @@ def draw(result, fig=None):
     fig.clear()
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax = axes[0]
-    frames = _frames(result)
-    (x_lo, x_hi), (mse_lo, mse_hi) = frames
-    bins = np.linspace(x_lo, x_hi, HIST_BINS + 1)
+    bins = np.linspace(0.0, 1.0, HIST_BINS + 1)                  # placeholders: update() sets the frame's
     hists = [ax.stairs(np.zeros(HIST_BINS), bins, linestyle=ls, lw=1.6, label=kind, color=f"C{i}")
              for i, (kind, ls) in enumerate(zip(KINDS, ("-", "--", ":")))]
     truth = ax.axvline(result["sm"], color="k", lw=1, label="SM = 0.000")
-    ax.set_xlim(x_lo, x_hi)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("estimate of SM(x, y) = exp(x·y)")
     ax.set_ylabel("density (highest = 1)")
@@ -156,23 +153,25 @@ def draw(result, fig=None):
     ax.set_xlim(-0.5, len(KINDS) - 0.5)
     ax.set_xlabel("estimator")
     ax.set_yscale("log")
-    ax.set_ylim(10.0 ** mse_lo, 10.0 ** mse_hi)
     ax.set_ylabel("MSE")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, handlelength=1.2)
     fig.subplots_adjust(left=0.07, right=0.97, bottom=0.15, top=0.7, wspace=0.3)
-    fig._linattn = dict(frames=frames, bins=bins, hists=hists, truth=truth,
+    fig._linattn = dict(axes=axes, hists=hists, truth=truth,
                         legend=legend, title=title, bars=bars, formula=formula, ortho=ortho)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists (the orthogonal bound shown or hidden); False (redraw) when an axis
-    frame (_frames) changed."""
+    """New data in the same artists (the orthogonal bound shown or hidden), for every control. The axes'
+    frames (_frames) are set here: when one moved, the renderer re-takes its background (no rebuild)."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["frames"] != _frames(result):
+    if a is None:
         return False
-    bins = a["bins"]
+    (x_lo, x_hi), (mse_lo, mse_hi) = _frames(result)
+    a["axes"][0].set_xlim(x_lo, x_hi)
+    a["axes"][1].set_ylim(10.0 ** mse_lo, 10.0 ** mse_hi)
+    bins = np.linspace(x_lo, x_hi, HIST_BINS + 1)
     counts = [np.histogram(result["estimates"][kind], bins)[0] for kind in KINDS]      # equal bins, reps each:
     peak = max(float(c.max()) for c in counts) or 1.0                                  # counts ∝ densities
     for hist, c in zip(a["hists"], counts):

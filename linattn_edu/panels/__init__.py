@@ -98,8 +98,10 @@ class PanelRenderer:
                           draws just these artists over it                           ("blit")
 
     A blit redraws the background when the set of artists or any axes' limits changed since it was
-    taken, so a panel that rescales an axis still gets a correct picture. The PNG is encoded from the
-    Agg buffer (no second draw). ``last["mode"]`` says which path the last update took.
+    taken, so a panel that rescales an axis still gets a correct picture ("retake": a full Agg draw,
+    but no draw()). After every draw() of a panel that has update(), the background is taken at once,
+    so the next move is a pure blit. The PNG is encoded from the Agg buffer (no second draw).
+    ``last["mode"]`` says which path the last update took: full, in_place, retake or blit.
     """
 
     CACHE_SIZE = 64
@@ -131,9 +133,11 @@ class PanelRenderer:
         self._animated, self._background = (), None
 
     def _blit(self, artists):
+        """Draw the artists over the kept background; True if the background had to be (re-)taken."""
         canvas = self.fig.canvas
         key = (tuple(map(id, artists)), self._limits())
-        if self._background is None or self._background[0] != key:
+        retake = self._background is None or self._background[0] != key
+        if retake:
             self._unanimate()
             for a in artists:
                 a.set_animated(True)
@@ -145,15 +149,19 @@ class PanelRenderer:
         for a in artists:
             if a.get_visible():
                 self.fig.draw_artist(a)
+        return retake
 
     def figure(self, params):
         """Compute (cached) and bring the live figure to these settings; returns the Figure."""
         res = self.result(params)
         mode = "full"
         with panel_style():
+            changed = False
             if self.fig is None:
                 self.fig = new_figure(self.panel)
                 self.panel.draw(res, fig=self.fig)
+                if hasattr(self.panel, "update"):       # take the background now: the first move blits
+                    changed = self.panel.update(self.fig, res)
             else:
                 changed = self.panel.update(self.fig, res) if hasattr(self.panel, "update") else False
                 if changed is True:
@@ -163,12 +171,15 @@ class PanelRenderer:
                 else:
                     self._unanimate()
                     self.panel.draw(res, fig=self.fig)
-            if mode == "blit":
-                self._blit(tuple(changed))
+                    changed = self.panel.update(self.fig, res) if hasattr(self.panel, "update") else False
+            if changed is not True and changed:
+                retake = self._blit(tuple(changed))
+                if mode == "blit" and retake:
+                    mode = "retake"
             else:
                 self._unanimate()
                 self.fig.canvas.draw()
-        self.last = {"in_place": mode != "full", "mode": mode}
+        self.last = {"in_place": mode != "full", "mode": mode}      # full | in_place | retake | blit
         return self.fig
 
     def __call__(self, **params):

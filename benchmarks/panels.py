@@ -125,10 +125,12 @@ def main(argv=None):
                         "matplotlib": matplotlib.__version__, "hostname": socket.gethostname(),
                         "load_average_before": load_before, "load_average_after": load_after},
             "target_ms": TARGET_MS,
-            "method": "median over repeats of one PanelRenderer update (compute, uncached + draw into the live "
-                      "figure + Agg draw + PNG at compress level 1: what panels.show runs per slider move), after "
-                      "one warm-up; Agg backend. The browser figure (input event to picture decoded) is printed "
-                      "by the browser suite (tests/browser, 'latency' lines)",
+            "method": "median over repeats of one PanelRenderer update at the defaults (compute, uncached, then "
+                      "what panels.show runs per slider move: for a panel with update() its blit (mode 'blit': "
+                      "the changed artists over the kept background), else draw() + Agg draw; PNG at compress "
+                      "level 1), after warm-up; Agg backend. draw_ms: a full draw() on a second figure. The "
+                      "browser figure (input event to picture decoded): make bench-panels-browser, "
+                      "panels-browser-<host>.json",
             "panel_dpi": PANEL_DPI,
             "panels": rows,
         }

@@ -63,3 +63,13 @@ def test_draw_returns_figure(panel):
     fig = panel.draw(panel.compute(**panel.DEFAULTS))
     assert fig.axes
     plt.close(fig)
+
+
+@pytest.mark.parametrize("beta, key_corr", [(1.0, 0.0), (0.5, 0.3), (1.7, 0.8)])
+def test_nb08_batched_curves_equal_one_prefix_at_a_time(beta, key_corr):
+    """recall_curves (one batched library call, writes past N switched off) == recall_errors on each prefix."""
+    k, v = nb08_memory.make_pairs(32, 16, key_corr, seed=1)
+    add, delta = nb08_memory.recall_curves(k, v, beta)
+    slow = np.array([nb08_memory.recall_errors(k[:N], v[:N], beta) for N in range(1, 33)])     # (32, 2)
+    np.testing.assert_allclose(add, slow[:, 0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(delta, slow[:, 1], rtol=1e-10, atol=1e-12)

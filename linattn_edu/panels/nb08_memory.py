@@ -57,11 +57,31 @@ def recall_errors(k, v, beta):
     return err(S_add), err(S_delta)
 
 
+def recall_curves(k, v, beta):
+    """recall_errors(k[:N], v[:N], beta) for every N = 1..P at once: (additive (P,), delta rule (P,)).
+
+    One batched library call per memory instead of P: sequence N of the batch is the whole (P, d) stream
+    with the writes after token N switched off (key 0 for the additive sum, beta 0 for the delta rule:
+    S_t = S_{t-1}), so its final state is the state after the first N pairs. Error N averages over i <= N."""
+    P = k.shape[0]
+    written = np.tril(np.ones((P, P)))                                  # (N, t): 1 where token t <= N is written
+    kb = np.broadcast_to(k, (P,) + k.shape)                             # (P, P, d): the stream, once per N
+    vb = np.broadcast_to(v, (P,) + v.shape)
+    _, S_add = lnp.decayed_linear_attention(kb, kb * written[..., None], vb, np.zeros((P, P)))   # (P, d, d_v)
+    _, S_delta = lnp.delta_rule_attention(kb, kb, vb, float(beta) * written)
+    v_norm = np.linalg.norm(v, axis=-1)                                 # (P,)
+
+    def err(S):
+        rel = np.linalg.norm(k[None] @ S - v[None], axis=-1) / v_norm   # (N, i): key i read from state N
+        return (rel * written).sum(axis=1) / written.sum(axis=1)
+    return err(S_add), err(S_delta)
+
+
 def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
     n_pairs, d = int(n_pairs), int(d)
     k, v = make_pairs(max(n_pairs, 2 * d), d, key_corr, seed)        # one draw; prefixes give each N
     sweep = np.arange(1, 2 * d + 1)
-    curves = np.array([recall_errors(k[:N], v[:N], beta) for N in sweep])     # (2d, 2)
+    curves = np.stack(recall_curves(k[:2 * d], v[:2 * d], beta), axis=1)      # (2d, 2)
     add, delta = recall_errors(k[:n_pairs], v[:n_pairs], beta)
     gram = k[:n_pairs] @ k[:n_pairs].T
     off = gram[~np.eye(n_pairs, dtype=bool)]

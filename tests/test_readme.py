@@ -31,6 +31,17 @@ def test_panel_latency_range_matches_the_stored_results():
     assert int(compute) == round(max(p["compute_ms"] for p in stored.values()))
 
 
+def test_browser_latency_sentence_matches_the_stored_run():
+    readme = (ROOT / "README.md").read_text()
+    stored = json.loads((ROOT / "benchmarks" / "results" / "panels-browser-vm.json").read_text())["panels"]
+    med = [p["median_ms"] for p in stored.values()]
+    p95 = [p["p95_ms"] for p in stored.values()]
+    got = re.search(r"medians\s+(\d+)–(\d+)\s+ms,\s+95th\s+percentiles\s+(\d+)–(\d+)\s+ms;\s+(\d+)\s+of\s+(\d+)\s+panels\s+meet\s+both",
+                    readme).groups()
+    assert tuple(map(int, got)) == (round(min(med)), round(max(med)), round(min(p95)), round(max(p95)),
+                                    sum(p["meets_target"] for p in stored.values()), len(stored)), got
+
+
 def test_readme_opens_with_the_quick_start_and_a_readable_gallery():
     readme = (ROOT / "README.md").read_text()
     heads = re.findall(r"^## (.+)$", readme, flags=re.M)

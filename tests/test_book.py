@@ -172,7 +172,6 @@ def open_pages(browser, site, pages):
                     await new Promise(r => setTimeout(r, 100));
                   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
                 }""")
-                page.wait_for_load_state("networkidle")     # the fonts the typeset asked for
             facts[name] = page.evaluate("""() => ({
                 math: document.querySelectorAll('mjx-container').length,
                 numbers: Array.from(document.querySelectorAll('mjx-assistive-mml mlabeledtr'))   // \\tag{..}: CHTML draws it

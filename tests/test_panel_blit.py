@@ -36,9 +36,17 @@ def differing(a, b, levels=48):
 
 
 def walk(mod):
+    """Defaults, all controls at their minimum, all at their maximum, then each control alone at each of
+    corner values (rendered_corners, each setting once)."""
     controls = mod.controls()
     fixed = {k: v for k, v in mod.DEFAULTS.items() if k not in controls}
-    return [{**fixed, **c} for c in rendered_corners(controls)]
+    seen, out = set(), []
+    for c in rendered_corners(controls):
+        key = panels._freeze(c)
+        if key not in seen:
+            seen.add(key)
+            out.append({**fixed, **c})
+    return out
 
 
 @pytest.mark.parametrize("name", UPDATING)

@@ -136,3 +136,8 @@ def test_a_wrong_update_is_caught():
 def test_nice_limit():
     got = [panels.nice_limit(x) for x in (0.0, -1.0, float("nan"), 0.3, 1.0, 1.01, 2.0, 4.9, 5.0, 7.0, 999.0)]
     assert got == [1.0, 1.0, 1.0, 0.5, 1.0, 2.0, 2.0, 5.0, 5.0, 10.0, 1000.0], got
+
+
+def test_nice_limit_on_a_finer_grid_and_decade_limits():
+    assert [panels.nice_limit(x, steps=(1, 1.5, 2, 3, 4, 6, 8)) for x in (1.2, 7.0, 8.5, 0.031)] == [1.5, 8.0, 10.0, 0.04]
+    assert panels.decade_limits(0.03, 420.0) == (0.01, 1000.0)

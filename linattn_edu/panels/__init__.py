@@ -265,17 +265,24 @@ def show(panel, **controls):
     return box
 
 
-def nice_limit(x):
-    """The smallest of 1, 2, 5 x 10^k that is >= x (1 for x <= 0 or not finite): an axis limit that stays
-    put while the data moves a little, so a slider move can blit instead of redrawing the axes."""
+def nice_limit(x, steps=(1, 2, 5)):
+    """The smallest of steps x 10^k that is >= x (1 for x <= 0 or not finite): an axis limit that stays
+    put while the data moves a little, so a slider move can blit instead of redrawing the axes. A panel
+    that wants a finer grid passes more steps (each in [1, 10))."""
     import math
     if not (x > 0 and math.isfinite(x)):
         return 1.0
     k = math.floor(math.log10(x))
-    for m in (1.0, 2.0, 5.0, 10.0):
+    for m in (*steps, 10):
         if m * 10.0 ** k >= x * (1 - 1e-12):
-            return m * 10.0 ** k
+            return float(m * 10.0 ** k)
     return 10.0 ** (k + 1)
+
+
+def decade_limits(lo, hi):
+    """(10^floor(log10 lo), 10^ceil(log10 hi)): a log axis that stays put while the data moves inside a decade."""
+    import math
+    return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
 
 
 def hint(widget, text):

@@ -14,7 +14,7 @@ and the FLOP or memory curves over n on log-log axes with their crossover length
 """
 import numpy as np
 
-from . import TEXT_PT, hint, styled
+from . import TEXT_PT, decade_limits, hint, nice_limit, styled
 from .. import costs
 from .nb01_kernel_smoother import few_ticks
 
@@ -77,14 +77,7 @@ def compute(n=512, d=64, m=64, d_v=64, features="positive_features", measure="fl
 def _bar_top(top):
     """y limit of the bars: 1.18 x the largest relative cost (room for the numbers above the bars), rounded up to
     1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k, so most moves keep the axes and blit."""
-    x = 1.18 * top
-    k = np.floor(np.log10(x))
-    return min(m for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * 10 ** k >= x * (1 - 1e-12)) * 10 ** k
-
-
-def _decades(values):
-    """(10^floor(log10 min), 10^ceil(log10 max)): the curves' y limits, put while the curves move within them."""
-    return 10.0 ** np.floor(np.log10(values.min())), 10.0 ** np.ceil(np.log10(values.max()))
+    return nice_limit(1.18 * top, steps=(1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
 
 
 def _merged(result):
@@ -143,7 +136,7 @@ def draw(result, fig=None):
 
 def update(fig, result):
     """New costs in the same artists. The bars' y limit is snapped (_bar_top), the curves' to whole decades
-    (_decades), the lengths axis is fixed: most moves blit. False when the measure changes (another y label).
+    (decade_limits), the lengths axis is fixed: most moves blit. False when the measure changes (another y label).
     Two n* closer than a factor SAME are one line: the second line and its legend entry are hidden."""
     a = getattr(fig, "_linattn", None)
     if a is None or a["measure"] != result["measure"]:
@@ -159,7 +152,8 @@ def update(fig, result):
         text.set_text(f"(softmax {result[k]['softmax']:.1e})")
     for line, f in zip(a["curves"], FORMS):
         line.set_ydata(result["curves"][key][f])
-    a["ax_c"].set_ylim(*_decades(np.concatenate([result["curves"][key][f] for f in FORMS])))
+    curves = np.concatenate([result["curves"][key][f] for f in FORMS])
+    a["ax_c"].set_ylim(*decade_limits(curves.min(), curves.max()))
     ns, nk = result["crossover_softmax"]._asdict()[key], result["crossover_kernel"]._asdict()[key]
     labels = a["legend_c"].get_texts()                     # softmax, quadratic, linear, n* (one or two), n
     merged = _merged(result)

@@ -10,7 +10,7 @@ relative recall error = mean_i ||S^T k_i - v_i|| / ||v_i||, shown for the chosen
 """
 import numpy as np
 
-from . import hint, styled
+from . import hint, nice_limit, styled
 
 from .. import numpy as lnp
 
@@ -90,24 +90,16 @@ def compute(beta=1.0, n_pairs=8, key_corr=0.0, d=16, seed=0):
             "delta_error": delta, "mean_abs_key_overlap": float(np.abs(off).mean()) if off.size else 0.0}
 
 
-def snap_limit(x):
-    """The smallest of 1, 1.5, 2, 3, 4, 6, 8 x 10^k that is >= x (1 for x <= 0 or not finite): an axis limit
-    that stays put while the data moves a little (a slider move then blits), finer than panels.nice_limit."""
-    if not (x > 0 and np.isfinite(x)):
-        return 1.0
-    k = np.floor(np.log10(x))
-    for m in (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0):
-        if m * 10.0 ** k >= x * (1 - 1e-12):
-            return float(m * 10.0 ** k)
-    return float(10.0 ** (k + 1))
+def _snap(x):
+    return nice_limit(x, steps=(1, 1.5, 2, 3, 4, 6, 8))       # finer than 1, 2, 5: fewer re-takes on rho
 
 
 def _limits(result):
-    """(curve axis top, bar axis top), snapped (snap_limit) so most moves keep the axes. The curves' from the
+    """(curve axis top, bar axis top), snapped (_snap) so most moves keep the axes. The curves' from the
     additive curve, which moves with ρ only; the bars share it (one scale for both plots) unless an error at
     N needs more room for its label (a large β at a large N)."""
-    curve = max(1.5, snap_limit(1.1 * float(np.nanmax(result["additive_curve"]))))
-    bars = max(curve, snap_limit(1.2 * max(result["additive_error"], result["delta_error"])))
+    curve = max(1.5, _snap(1.1 * float(np.nanmax(result["additive_curve"]))))
+    bars = max(curve, _snap(1.2 * max(result["additive_error"], result["delta_error"])))
     return curve, bars
 
 

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from . import hint, styled
+from . import decade_limits, hint, styled
 
 from .. import costs
 from . import nb10_scaling
@@ -81,18 +81,13 @@ def compute(m=64, d_v=64, n=65536, mode="fwd"):
             "heads": heads}
 
 
-def _decades(lo, hi):
-    """(10^floor(log10 lo), 10^ceil(log10 hi)): a log axis that stays put while the data moves inside a decade."""
-    return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
-
-
 def _time_limits(result):
     vals = np.concatenate([result["bytes_ms"], result["flops_ms"], list(result["measured"].values())])
-    return _decades(vals.min() / 2, vals.max() * 30)          # the top decade and more is the legend's
+    return decade_limits(vals.min() / 2, vals.max() * 30)          # the top decade and more is the legend's
 
 
 def _intensity_limits(result):
-    return _decades(min(result["intensity"].min(), result["ridge"]) / 1.2, max(result["intensity"].max(), result["ridge"]) * 1.2)
+    return decade_limits(min(result["intensity"].min(), result["ridge"]) / 1.2, max(result["intensity"].max(), result["ridge"]) * 1.2)
 
 
 @styled

@@ -140,6 +140,11 @@ LATENCY_OUT = os.environ.get("LINATTN_LATENCY_OUT")
 _LATENCY_LOAD_BEFORE = os.getloadavg()
 
 
+def median_p95(samples):
+    lat = sorted(samples)
+    return lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+
+
 def write_latencies(path):
     import datetime
     import platform
@@ -147,9 +152,8 @@ def write_latencies(path):
     import sys
     panels = {}
     for pname, samples in sorted(LATENCIES.items()):
-        lat = sorted(samples)
-        med, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
-        panels[pname] = {"median_ms": med, "p95_ms": p95, "moves": len(lat), "samples_ms": [round(x, 1) for x in samples],
+        med, p95 = median_p95(samples)
+        panels[pname] = {"median_ms": med, "p95_ms": p95, "moves": len(samples), "samples_ms": [round(x, 1) for x in samples],
                          "meets_target": med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS}
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": f"LINATTN_LATENCY_MOVES={MOVES_PER_SLIDER} LINATTN_LATENCY_OUT={path.name} "
@@ -600,10 +604,10 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                     if ms is not None:
                         LATENCIES.setdefault(pname, []).append(ms)
                     for _ in range(MOVES_PER_SLIDER if c["kind"] == "slider" else 0):   # more samples
-                        before = fingerprint(panel)
+                        prior = fingerprint(panel)          # not `before`: the checks below compare the first move
                         panel.evaluate(JS_ARM_LATENCY)
                         change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
-                        wait_output_changed_and_settled(nb, panel, before, time.monotonic())
+                        wait_output_changed_and_settled(nb, panel, prior, time.monotonic())
                         ms = nb.page.evaluate(JS_READ_LATENCY)
                         if ms is not None:
                             LATENCIES[pname].append(ms)
@@ -625,9 +629,9 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                            f"their text is then smaller than the body text")
         report = []
         for pname in {sc["name"] for sc in scopes if sc["panel"]}:
-            lat = sorted(LATENCIES.get(pname, []))
+            lat = LATENCIES.get(pname, [])
             if lat:
-                med, p95 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+                med, p95 = median_p95(lat)
                 report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves")
                 if LATENCY_STRICT:
                     expect(med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS,

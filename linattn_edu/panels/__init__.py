@@ -60,13 +60,26 @@ def new_figure(panel):
 
 
 def encode_png(fig):
-    """PNG bytes of the figure's current Agg buffer (no second draw; fast zlib level)."""
-    from PIL import Image
-    w, h = fig.canvas.get_width_height(physical=True)
-    im = Image.frombuffer("RGBA", (w, h), fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    """PNG bytes of the figure's current Agg buffer (no second draw): RGB, 8 bits, no row filter, zlib level 1.
+
+    Written here rather than by PIL because PIL tries five row filters per row: 6.4 ms for an 800 x 288
+    panel against 3.8 ms here, at the same size (~42 kB), measured. The picture is opaque (a panel's
+    figure patch is white), so the alpha channel is dropped."""
+    import struct
+    import zlib
+
+    import numpy as np
+    rgba = np.asarray(fig.canvas.buffer_rgba())                 # (h, w, 4) uint8
+    h, w = rgba.shape[:2]
+    rows = np.zeros((h, 1 + 3 * w), dtype=np.uint8)             # each row: filter byte 0, then R G B ...
+    rows[:, 1:] = rgba[..., :3].reshape(h, 3 * w)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)        # 8-bit RGB, deflate, no filter, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1))
+            + chunk(b"IEND", b""))
 
 
 def render_png(fig, dpi=PANEL_DPI):
@@ -102,9 +115,18 @@ class PanelRenderer:
     but no draw()). After every draw() of a panel that has update(), the background is taken at once,
     so the next move is a pure blit. The PNG is encoded from the Agg buffer (no second draw).
     ``last["mode"]`` says which path the last update took: full, in_place, retake or blit.
+
+    Text is most of a blit's cost (Agg lays out and rasterises every glyph: ~2 ms a label, 6-16 ms a
+    legend, measured), and most changed-artist lists hold texts that look the same as on the last move
+    (a legend kept on top of moving lines, a title whose number came back). So a blit keeps each text
+    and legend it drew as a sprite: its pixels drawn alone on a transparent buffer, keyed by everything
+    that decides how it looks (``sprite_key``). A later blit of the same artist with the same key pastes
+    the sprite ("over" compositing, what Agg does when it draws the text itself) instead of drawing it.
+    A re-take or a rebuild forgets the sprites. ``last["sprites"]`` counts (pasted, drawn) texts.
     """
 
     CACHE_SIZE = 64
+    SPRITE_CACHE_SIZE = 256
 
     def __init__(self, panel, dpi=PANEL_DPI):
         self.panel, self.dpi, self.fig = panel, dpi, None
@@ -112,6 +134,8 @@ class PanelRenderer:
         self.last = {"in_place": False, "mode": "full"}
         self._background = None                  # (key, saved Agg region) of the last blit background
         self._animated = ()
+        self._sprites = {}                       # (id(artist), sprite_key) -> (y0, x0, rgba) or None
+        self._sprite_counts = [0, 0]             # pasted, drawn: of the last blit
 
     def result(self, params):
         key = _freeze(params)
@@ -127,10 +151,47 @@ class PanelRenderer:
     def _limits(self):
         return tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.fig.axes)
 
-    def _unanimate(self):
+    def _unanimate(self, forget_sprites=True):
         for a in self._animated:
             a.set_animated(False)
         self._animated, self._background = (), None
+        if forget_sprites:
+            self._sprites.clear()
+
+    def _draw_artist(self, a):
+        """fig.draw_artist(a), through the sprite cache for texts and legends (see the class docstring)."""
+        import numpy as np
+        key = sprite_key(a)
+        if key is None:
+            self.fig.draw_artist(a)
+            return
+        key = (id(a), key)
+        buf = np.asarray(self.fig.canvas.buffer_rgba())          # (h, w, 4) uint8, the Agg buffer itself
+        if key not in self._sprites:
+            if len(self._sprites) >= self.SPRITE_CACHE_SIZE:
+                self._sprites.clear()
+            kept = buf.copy()
+            buf[...] = 0                                          # transparent: the artist alone
+            self.fig.draw_artist(a)
+            alpha = buf[..., 3]
+            rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+            sprite = None
+            if rows.size:
+                y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+                sprite = (y0, x0, buf[y0:y1, x0:x1].copy())
+            buf[...] = kept
+            self._sprites[key] = sprite
+            self._sprite_counts[1] += 1
+        else:
+            self._sprite_counts[0] += 1
+        sprite = self._sprites[key]
+        if sprite is not None:
+            y0, x0, rgba = sprite
+            h, w = rgba.shape[:2]
+            under = buf[y0:y0 + h, x0:x0 + w, :3].astype(np.uint16)
+            a16 = rgba[..., 3:].astype(np.uint16)
+            # "over" onto the opaque picture, rounded as Agg rounds: src * a + dst * (1 - a)
+            buf[y0:y0 + h, x0:x0 + w, :3] = (rgba[..., :3] * a16 + under * (255 - a16) + 127) // 255
 
     def _blit(self, artists):
         """Draw the artists over the kept background; True if the background had to be (re-)taken."""
@@ -138,7 +199,7 @@ class PanelRenderer:
         key = (tuple(map(id, artists)), self._limits())
         retake = self._background is None or self._background[0] != key
         if retake:
-            self._unanimate()
+            self._unanimate(forget_sprites=False)    # a sprite's key holds its place in pixels
             for a in artists:
                 a.set_animated(True)
             self._animated = artists
@@ -146,9 +207,10 @@ class PanelRenderer:
             self._background = ((tuple(map(id, artists)), self._limits()), canvas.copy_from_bbox(self.fig.bbox))
         else:
             canvas.restore_region(self._background[1])
+        self._sprite_counts = [0, 0]
         for a in artists:
             if a.get_visible():
-                self.fig.draw_artist(a)
+                self._draw_artist(a)
         return retake
 
     def figure(self, params):
@@ -179,11 +241,75 @@ class PanelRenderer:
             else:
                 self._unanimate()
                 self.fig.canvas.draw()
-        self.last = {"in_place": mode != "full", "mode": mode}      # full | in_place | retake | blit
+        self.last = {"in_place": mode != "full", "mode": mode,       # full | in_place | retake | blit
+                     "sprites": tuple(self._sprite_counts) if mode in ("blit", "retake") else (0, 0)}
         return self.fig
 
     def __call__(self, **params):
         return encode_png(self.figure(params))
+
+
+def _colour(x):
+    """A colour (name, RGB(A), or an array of them) as a hashable tuple of RGBA floats."""
+    import numpy as np
+    from matplotlib.colors import to_rgba_array
+    if x is None or (isinstance(x, str) and x in ("none", "auto")):
+        return x
+    return tuple(np.round(to_rgba_array(x), 6).ravel())
+
+
+def _text_key(t):
+    patch = t.get_bbox_patch()
+    box = None if patch is None else (_colour(patch.get_facecolor()), _colour(patch.get_edgecolor()),
+                                      patch.get_linewidth(), patch.get_boxstyle().__class__.__name__)
+    arrow = getattr(t, "arrow_patch", None)
+    import numpy as np
+    from matplotlib.text import Annotation
+    if isinstance(t, Annotation):                   # the text and the point it annotates, both in pixels
+        renderer = t.get_figure(root=True).canvas.get_renderer()
+        where = np.round(t._get_xy(renderer, t.xyann, t.anncoords), 3)
+        xy = t._get_position_xy(renderer)
+    else:
+        where = np.round(t.get_transform().transform(t.get_unitless_position()), 3)   # the anchor in pixels
+        xy = None
+    clip = t.get_clip_box()
+    return ("text", t.get_text(), tuple(where), None if xy is None else tuple(np.round(xy, 3)),
+            _colour(t.get_color()), t.get_alpha(), t.get_rotation(), t.get_horizontalalignment(),
+            t.get_verticalalignment(), t.get_rotation_mode(), hash(t.get_fontproperties()), t.get_usetex(), box,
+            arrow is not None and arrow.get_visible(), t.get_clip_on(),
+            None if clip is None else tuple(np.round(clip.bounds, 3)), t.get_zorder())
+
+
+def _handle_key(h):
+    props = []
+    for getter in ("get_color", "get_facecolor", "get_edgecolor", "get_linestyle", "get_linewidth",
+                   "get_marker", "get_alpha", "get_hatch", "get_visible"):
+        f = getattr(h, getter, None)
+        v = f() if f is not None else None
+        props.append(_colour(v) if getter.endswith("color") else v)
+    return (type(h).__name__, *props)
+
+
+def sprite_key(artist):
+    """What decides how a text or a legend looks, as a hashable key; None for any other artist (and for a
+    legend at loc="best", whose place depends on the data). Two draws with equal keys, under the same axes
+    give the same pixels: PanelRenderer pastes the second from the first (a sprite). A text's place is taken in
+    pixels, so a text in axes coordinates keeps its sprite when the axes limits change, and one in data
+    coordinates does not."""
+    from matplotlib.legend import Legend
+    from matplotlib.text import Text
+    if isinstance(artist, Text):
+        return _text_key(artist)
+    if isinstance(artist, Legend):
+        if artist._loc in (0, "best"):
+            return None
+        frame = artist.get_frame()
+        anchor = artist.get_bbox_to_anchor()
+        return ("legend", artist._loc, None if anchor is None else tuple(anchor.bounds),
+                tuple(_text_key(t) for t in artist.get_texts()), _text_key(artist.get_title()),
+                tuple(_handle_key(h) for h in artist.legend_handles), artist.get_frame_on(),
+                _colour(frame.get_facecolor()), _colour(frame.get_edgecolor()), frame.get_alpha(), artist.get_zorder())
+    return None
 
 
 def panel_modules():

@@ -113,7 +113,7 @@ def draw(result, fig=None):
     s = result["sweep"]
     add, = ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
     delta, = ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label="delta rule (β = 0.0)")
-    ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label="N = d_k")
+    d_line = ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label="N = d_k")
     now = ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label="N = 00")
     ax_c.set_xlabel("number of stored pairs N")
     ax_c.set_ylabel("relative recall error")
@@ -128,7 +128,8 @@ def draw(result, fig=None):
     title_b = ax_b.set_title("")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.72, wspace=0.3)
     fig._linattn = dict(sweep=tuple(s), axes=(ax_c, ax_b), add=add, delta=delta, now=now, legend=legend,
-                        bars=list(bars), texts=texts, titles=(title, title_b))
+                        bars=list(bars), texts=texts, titles=(title, title_b), d_line=d_line,
+                        spines=(*ax_c.spines.values(), *ax_b.spines.values()))
     update(fig, result)
     return fig
 
@@ -156,4 +157,7 @@ def update(fig, result):
     title.set_text(f"key correlation {result['key_corr']:.1f} (mean |k_i·k_j| = "
                    f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}")
     title_b.set_text(f"at N = {result['n_pairs']} pairs")
-    return [a["add"], a["delta"], a["now"], a["legend"], *a["bars"], *a["texts"], title, title_b]
+    # in a fresh draw's order: the lines as created (the d_k mark over the curves), frames over lines and
+    # bars, texts, the legend on top
+    return [a["add"], a["delta"], a["d_line"], a["now"], *a["bars"], *a["spines"], *a["texts"], title, title_b,
+            a["legend"]]

@@ -68,6 +68,71 @@ def time_panel(panel, repeats=7):
             "in_place": bool(renderer.last.get("in_place")), "mode": renderer.last.get("mode", "full")}
 
 
+WALK_SLIDER_MOVES = 5          # as `make bench-panels-browser`: each slider moved 1 + 4 times
+
+
+def next_value(widget):
+    """The value one user action gives a control, as the browser suite acts (tests/browser,
+    change_control): a slider one step up (down at its top end), a dropdown or toggle its first other
+    option, a multi-select its first unselected option alone, a checkbox flipped."""
+    import math
+
+    import ipywidgets as w
+    if isinstance(widget, w.FloatLogSlider):
+        e = math.log(widget.value, widget.base)
+        return widget.base ** (e + widget.step if e + widget.step <= widget.max + 1e-9 else e - widget.step)
+    if isinstance(widget, w.SelectionSlider):
+        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        i = widget.index
+        return values[i + 1 if i + 1 < len(values) else i - 1]
+    if isinstance(widget, (w.IntSlider, w.FloatSlider)):
+        up = widget.value + widget.step
+        return up if up <= widget.max else widget.value - widget.step
+    values = [o[1] if isinstance(o, tuple) else o for o in getattr(widget, "options", ())]
+    if isinstance(widget, w.SelectMultiple):
+        return tuple([v for v in values if v not in widget.value][:1] or values[:1])
+    if isinstance(widget, (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.Select)):
+        return next(v for v in values if v != widget.value)
+    if isinstance(widget, (w.Checkbox, w.ToggleButton)):
+        return not widget.value
+    raise TypeError(f"next_value: no rule for a {type(widget).__name__}")
+
+
+def time_walk(panel):
+    """The moves the browser suite makes, timed in this process: show(panel), then every control in
+    order, a slider WALK_SLIDER_MOVES steps, any other control once, each timed around `control.value = v`
+    (the observers, i.e. compute + update + blit + PNG, run inside it). The browser adds the kernel
+    round trip and the picture's decoding (about 30 ms measured here) to each move."""
+    import ipywidgets as w
+
+    from linattn_edu.panels import PanelRenderer, show
+    modes, original = [], PanelRenderer.__call__
+
+    def recording(self, **params):
+        png = original(self, **params)
+        modes.append(self.last["mode"])
+        return png
+
+    PanelRenderer.__call__ = recording
+    try:
+        box = show(panel)
+        samples = []
+        sliders = (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.SelectionSlider)
+        for control in box.children[0].children:
+            for _ in range(WALK_SLIDER_MOVES if isinstance(control, sliders) else 1):
+                value = next_value(control)
+                t0 = time.perf_counter()
+                control.value = value
+                samples.append((time.perf_counter() - t0) * 1e3)
+    finally:
+        PanelRenderer.__call__ = original
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"walk_median_ms": statistics.median(samples), "walk_p95_ms": p95, "walk_moves": len(samples),
+            "walk_modes": {m: modes[1:].count(m) for m in dict.fromkeys(modes[1:])},
+            "walk_samples_ms": [round(x, 1) for x in samples]}
+
+
 def machine_tag():
     name = socket.gethostname() or "local"
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "local"
@@ -75,7 +140,7 @@ def machine_tag():
 
 def format_table(rows):
     head = (f"{'panel':<28} {'compute ms':>10} {'draw ms':>8} {'render ms':>9} {'total ms':>9} {'min ms':>7} "
-            f"{'cpu ms':>7}  < 100 ms")
+            f"{'cpu ms':>7}  < 100 ms  {'walk median':>11} {'walk p95':>8} {'moves':>5}")
     lines = [head, "-" * len(head)]
     for name, r in rows.items():
         if "error" in r:
@@ -83,7 +148,8 @@ def format_table(rows):
             continue
         lines.append(f"{name:<28} {r['compute_ms']:>10.1f} {r['draw_ms']:>8.1f} {r['render_ms']:>9.1f} "
                      f"{r['total_ms']:>9.1f} {r['min_total_ms']:>7.1f} {r['cpu_ms']:>7.1f}  "
-                     f"{'yes' if r['under_100ms'] else 'NO'}")
+                     f"{'yes' if r['under_100ms'] else 'NO':>8}  {r['walk_median_ms']:>11.1f} {r['walk_p95_ms']:>8.1f} "
+                     f"{r['walk_moves']:>5}")
     return "\n".join(lines)
 
 
@@ -107,7 +173,7 @@ def main(argv=None):
     rows = {}
     for name in names:
         try:
-            rows[name] = time_panel(modules[name], args.repeats)
+            rows[name] = {**time_panel(modules[name], args.repeats), **time_walk(modules[name])}
         except Exception as exc:                                # report, keep timing the others
             rows[name] = {"error": f"{type(exc).__name__}: {exc}"}
     load_after = os.getloadavg()
@@ -128,7 +194,9 @@ def main(argv=None):
             "method": "median over repeats of one PanelRenderer update at the defaults (compute, uncached, then "
                       "what panels.show runs per slider move: for a panel with update() its blit (mode 'blit': "
                       "the changed artists over the kept background), else draw() + Agg draw; PNG at compress "
-                      "level 1), after warm-up; Agg backend. draw_ms: a full draw() on a second figure. The "
+                      "level 1), after warm-up; Agg backend. draw_ms: a full draw() on a second figure. walk_*: the browser "
+                      "suite's moves (each control in order, a slider 5 steps, others once) through panels.show, "
+                      "median and p95 over the moves (time_walk). The "
                       "browser figure (input event to picture decoded): make bench-panels-browser, "
                       "panels-browser-<host>.json",
             "panel_dpi": PANEL_DPI,

@@ -1,0 +1,34 @@
+"""benchmarks/panels.py's walk (issue #16): the in-process stand-in for the browser suite's moves must move
+each kind of control as tests/browser's change_control does, and count one sample per move."""
+import ipywidgets as w
+import pytest
+
+from benchmarks import panels as bench
+from linattn_edu.panels import panel_modules
+
+
+@pytest.mark.parametrize("widget, expected", [
+    (w.IntSlider(value=3, min=0, max=10, step=2), 5),                         # one step up
+    (w.IntSlider(value=10, min=0, max=10, step=2), 8),                        # at the top: one step down
+    (w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.25), 0.75),
+    (w.FloatLogSlider(value=100.0, base=10, min=0, max=3, step=1), 1000.0),
+    (w.FloatLogSlider(value=1000.0, base=10, min=0, max=3, step=1), 100.0),
+    (w.SelectionSlider(options=[1, 2, 4], value=2), 4),
+    (w.SelectionSlider(options=[("a", 1), ("b", 2)], value=2), 1),
+    (w.Dropdown(options=[("x", "p"), ("y", "q")], value="q"), "p"),           # the first other option
+    (w.SelectMultiple(options=["a", "b", "c"], value=("a",)), ("b",)),         # the first unselected, alone
+    (w.Checkbox(value=False), True),
+])
+def test_next_value_moves_like_the_browser(widget, expected):
+    assert bench.next_value(widget) == pytest.approx(expected) if isinstance(expected, float) else \
+        bench.next_value(widget) == expected
+
+
+def test_walk_times_every_move():
+    panel = panel_modules()["nb03_state"]
+    controls = panel.controls()
+    sliders = sum(isinstance(c, (w.IntSlider, w.FloatSlider, w.FloatLogSlider, w.SelectionSlider))
+                  for c in controls.values())
+    r = bench.time_walk(panel)
+    assert r["walk_moves"] == len(r["walk_samples_ms"]) == bench.WALK_SLIDER_MOVES * sliders + len(controls) - sliders
+    assert sum(r["walk_modes"].values()) == r["walk_moves"] and r["walk_median_ms"] > 0

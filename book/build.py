@@ -11,7 +11,8 @@ ship their assets: the build fetches nothing. This script does what the engine d
   3. replaces every interactive panel (an ipywidgets view, which needs a kernel) by its static state: a
      line naming the control values, then the figure the panel drew at those values (its Image widget);
   4. folds what students open on purpose: <details> blocks in Markdown (their body still parsed as
-     Markdown, math included) and cells tagged `solution`; turns "Next: **NN title**" into a link;
+     Markdown, math included) and cells tagged `solution`; turns "Next: **NN title**" into a link, and
+     "(N.k)" in the prose into a link to the display equation tagged \\tag{N.k} (on any page);
   5. stages the sources in _build/src: the executed notebooks, book/index.md with the README's gallery
      and one table of contents per lecture, docs/teaching.md, book/api.md (the API reference from the
      docstrings), figures/, and MathJax 3 (from the `django-static-mathjax` package) for offline LaTeX;
@@ -306,6 +307,50 @@ def fold_markdown(nb, names):
     return folds
 
 
+EQ_TAG = re.compile(r"\\tag\{(\d+\.\d+)\}")
+EQ_DISPLAY = re.compile(r"^([ \t>]*)\$\$(.*?)\$\$", re.S | re.M)       # a display, at the start of its line
+EQ_REF = re.compile(r"\((\d+\.\d+)\)")
+NOT_PROSE = re.compile(r"(\$\$.*?\$\$|\$[^$\n]*\$|`[^`\n]*`)", re.S)   # math and code: no references there
+
+
+def equation_label(tag):
+    """The site's label of equation N.k (its anchor is the same with '-' for '.')."""
+    return "eq-" + tag.replace(".", "-")
+
+
+def equation_tags(nb):
+    """The \\tag{N.k} numbers of a notebook's display equations, in order."""
+    return [t for c in nb.cells if c.cell_type == "markdown" for m in EQ_DISPLAY.finditer(c.source)
+            for t in EQ_TAG.findall(m.group(2))]
+
+
+def link_equations(nb, known):
+    """Cross-references on the site: a target (label)= before each display equation tagged \\tag{N.k},
+    and "(N.k)" in the prose (not in math or code) -> a link to that equation, on whichever page it is
+    (known: every tag in the book). The notebooks themselves keep plain "(N.k)", which JupyterLab shows
+    as written. Returns the number of references linked."""
+    linked = 0
+
+    def target(m):
+        tags = EQ_TAG.findall(m.group(2))
+        return m.group(0) if not tags else f"{m.group(1)}({equation_label(tags[0])})=\n{m.group(0)}"
+
+    def ref(m):
+        nonlocal linked
+        if m.group(1) not in known:
+            return m.group(0)
+        linked += 1
+        return f"{{ref}}`({m.group(1)}) <{equation_label(m.group(1))}>`"
+
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        parts = NOT_PROSE.split(EQ_DISPLAY.sub(target, cell.source))
+        # split() with one group: prose at even places, math and code at odd ones
+        cell.source = "".join(EQ_REF.sub(ref, part) if i % 2 == 0 else part for i, part in enumerate(parts))
+    return linked
+
+
 def _title(nb, fallback):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -362,11 +407,13 @@ def stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir):
 
     order = [p for _, paths in lectures for p in paths]
     names = {p.name[:2]: p.name for p in order}
+    known = {t for p in order for t in equation_tags(executed[p])}
     manifest, titles = [], {}
     for p in order:
         nb = executed[p]
         panels = snapshot_widgets(nb, where=p.name)
         folds = fold_markdown(nb, names)
+        references = link_equations(nb, known)
         solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
         heading = _title(nb, p.stem)
         nbformat.write(nb, src / "notebooks" / p.name)
@@ -374,6 +421,7 @@ def stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir):
         lecture = next(t for t, paths in lectures if p in paths)
         manifest.append({"notebook": p.name, "page": f"notebooks/{p.stem}.html", "title": plain_title(heading),
                          "lecture": lecture, "panels": panels, "folds": folds, "solution_cells": solutions,
+                         "equations": equation_tags(nb), "equation_references": references,
                          "figures": sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                                         if "image/png" in o.get("data", {}))})
 

@@ -217,8 +217,9 @@ def tiny_site(book, tmp_path_factory):
         nbformat.v4.new_markdown_cell("In words: the *worked answer*, $y = 2$.", metadata={"tags": ["solution"]}),
         nbformat.v4.new_code_cell("import os\nimport matplotlib.pyplot as plt\n"
                                   "print('the seed is', os.environ['LINATTN_SEED'])\nplt.plot([0, 1], [1, 0]);"),
-        nbformat.v4.new_code_cell(PANEL_CELL)])
-    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Second page\n$$\\sum_i x_i$$"),
+        nbformat.v4.new_code_cell(PANEL_CELL),
+        nbformat.v4.new_markdown_cell("By (2.1) on the next page; $f(2.1)$ is math and `g(2.1)` code, (9.9) no equation.")])
+    second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Second page\n$$\\sum_i x_i \\tag{2.1}$$"),
                                              nbformat.v4.new_code_cell("print(6 * 7)")])
     for name, nb in (("01_first.ipynb", first), ("02_second.ipynb", second)):
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -287,6 +288,20 @@ def test_tiny_book_folds_solutions_and_links_next(tiny_site):
     assert re.search(r'href="02_second.html"><span[^>]*><strong>02', page), "Next: **02 ...** must be a link"
     title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
     assert "φ(Q)ᵀ" in title and "\\" not in title and "$" not in title, title
+
+
+def test_tiny_book_links_equation_references_across_pages(tiny_site):
+    """"(N.k)" in the prose links to the display equation tagged \\tag{N.k}, on its own page; the same
+    characters inside math or code, or with no such equation, stay as they are."""
+    out, manifest, _ = tiny_site
+    first = (out / "notebooks" / "01_first.html").read_text()
+    second = (out / "notebooks" / "02_second.html").read_text()
+    assert 'id="eq-2-1"' in second, "the tagged equation has no anchor"
+    links = re.findall(r'<a class="reference internal" href="([^"]*#eq-[0-9-]+)"', first)
+    assert links == ["02_second.html#eq-2-1"], links
+    assert "f(2.1)" in first and "g(2.1)" in first and "(9.9)" in first
+    assert [p["equation_references"] for p in manifest] == [1, 0]
+    assert [p["equations"] for p in manifest] == [[], ["2.1"]]
 
 
 def test_tiny_book_is_offline_with_local_mathjax_and_fixed_links(tiny_site):
@@ -475,6 +490,13 @@ def test_every_page_has_its_figures_math_and_no_widget_views(book, site):
             assert "_static/mathjax/tex-mml-chtml.js" in html, f"{entry['page']} has LaTeX but no MathJax"
         assert "Traceback" not in html, f"{entry['page']} shows a traceback"
         assert "\\" not in re.search(r"<title>(.*?)</title>", html, re.S).group(1), f"{entry['page']}: LaTeX in <title>"
+        for tag in entry["equations"]:
+            assert f'id="eq-{tag.replace(".", "-")}"' in html, f"{entry['page']}: equation ({tag}) has no anchor"
+        for target in re.findall(r'<a class="reference internal" href="([^"]*)#(eq-[0-9-]+)"', html):
+            page = (SITE / entry["page"]).parent / target[0] if target[0] else SITE / entry["page"]
+            assert f'id="{target[1]}"' in page.read_text(), f"{entry['page']}: a link to a missing equation {target}"
+    linked = sum(p["equation_references"] for p in manifest["pages"])
+    assert linked >= 3, f"only {linked} equation references are links on the site"
 
 
 @pytest.mark.notebooks

@@ -76,8 +76,9 @@ def compute(n=512, d=64, m=64, d_v=64, features="positive_features", measure="fl
 
 def _bar_top(top):
     """y limit of the bars: 1.18 x the largest relative cost (room for the numbers above the bars), rounded up to
-    1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k, so most moves keep the axes and blit."""
-    return nice_limit(1.18 * top, steps=(1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
+    1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 x 10^k, and never below 1.5 (the default's), so most moves keep the axes
+    and blit (softmax is 1, and the other forms' costs near 1 at long n no longer shrink the axis)."""
+    return nice_limit(max(1.18 * top, 1.5), steps=(1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8))
 
 
 def _merged(result):
@@ -121,13 +122,21 @@ def draw(result, fig=None):
     plain_log_ticks(ax_c)
     ax_c.set_xlabel("sequence length n")
     ax_c.set_ylabel(MEASURES[key])
-    legend_c = ax_c.legend(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, columnspacing=0.6,
-                           handlelength=1.4, handletextpad=0.4)                # above the axes: never over a curve
-    suptitle = fig.suptitle("", x=0.01, ha="left")
+    # two legends above the axes (never over a curve): the forms' curves, which never change, on the top row;
+    # the n* and n lines, whose labels carry the numbers, on the row below: a move redraws only that one
+    from matplotlib.transforms import offset_copy
+    row = offset_copy(ax_c.transAxes, fig=fig, y=1.28 * TEXT_PT, units="points")   # one row: text + spacing
+    style = dict(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, columnspacing=0.6,
+                 handlelength=1.4, handletextpad=0.4)
+    ax_c.add_artist(ax_c.legend(handles=curves, bbox_transform=row, **style))
+    legend_c = ax_c.legend(handles=[*stars, now], **style)
+    suptitle = fig.suptitle("", x=0.01, ha="left")              # the settings; they change with the sliders
+    fig.text(0.99, suptitle.get_position()[1], "linear attention is cheaper right of n*", ha="right",
+             va=suptitle.get_verticalalignment(), fontsize=suptitle.get_fontsize())   # the reading: never changes
     few_ticks(fig)
     ax_b.set_xticks([0, 1], ["FLOPs", "memory"])          # after few_ticks: the two groups of bars
     fig.subplots_adjust(left=0.075, right=0.97, bottom=0.2, top=0.76, wspace=0.28)
-    fig._linattn = dict(measure=key, ax_b=ax_b, ax_c=ax_c, bars=bars, numbers=numbers,
+    fig._linattn = dict(ax_b=ax_b, ax_c=ax_c, bars=bars, numbers=numbers,
                         absolute=absolute, curves=curves, stars=stars, now=now, legend_c=legend_c,
                         suptitle=suptitle, spines=(*ax_b.spines.values(), *ax_c.spines.values()))
     update(fig, result)
@@ -136,12 +145,17 @@ def draw(result, fig=None):
 
 def update(fig, result):
     """New costs in the same artists. The bars' y limit is snapped (_bar_top), the curves' to whole decades
-    (decade_limits), the lengths axis is fixed: most moves blit. False when the measure changes (another y label).
-    Two n* closer than a factor SAME are one line: the second line and its legend entry are hidden."""
+    (decade_limits), the lengths axis is fixed: most moves blit; the measure (FLOPs / memory) brings new curves,
+    y label and limits (one full Agg draw, no rebuild). Two n* closer than a factor SAME are one line: the second
+    line and its legend entry are hidden."""
     a = getattr(fig, "_linattn", None)
-    if a is None or a["measure"] != result["measure"]:
+    if a is None:
         return False
     key = result["measure"]
+    relabelled = a.get("measure") != key                   # another y label: it is drawn with the axes
+    a["measure"] = key
+    a["ax_c"].yaxis.label.set_text(MEASURES[key])
+    old_ylim = a["ax_c"].get_ylim()
     rel = {f: [result[k][f] / result[k]["softmax"] for k in ("flops", "memory")] for f in FORMS}
     for bar, text, r in zip(a["bars"], a["numbers"], [r for f in FORMS for r in rel[f]]):
         bar.set_height(r)
@@ -155,19 +169,20 @@ def update(fig, result):
     curves = np.concatenate([result["curves"][key][f] for f in FORMS])
     a["ax_c"].set_ylim(*decade_limits(curves.min(), curves.max()))
     ns, nk = result["crossover_softmax"]._asdict()[key], result["crossover_kernel"]._asdict()[key]
-    labels = a["legend_c"].get_texts()                     # softmax, quadratic, linear, n* (one or two), n
+    labels = a["legend_c"].get_texts()                     # n* (one or two), n
     merged = _merged(result)
     a["stars"][0].set_xdata([ns] * 2)
     a["stars"][1].set_xdata([nk] * 2)
-    labels[3].set_text(f"n* ≈ {ns:.0f} (both)" if merged else f"n* vs softmax {ns:.0f}")
-    labels[4].set_text(f"n* same φ {nk:.0f}")
-    for hidden in (a["stars"][1], labels[4], a["legend_c"].legend_handles[4]):
+    labels[0].set_text(f"n* ≈ {ns:.0f} (both)" if merged else f"n* vs softmax {ns:.0f}")
+    labels[1].set_text(f"n* same φ {nk:.0f}")
+    for hidden in (a["stars"][1], labels[1], a["legend_c"].legend_handles[1]):
         hidden.set_visible(not merged)
     a["now"].set_xdata([result["n"]] * 2)
     labels[-1].set_text(f"n = {result['n']}")
     phi = "φ's cost counted" if result["features"] else "φ free"
-    a["suptitle"].set_text(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, n = {result['n']}, {phi}; "
-                           f"linear attention is cheaper right of n*")
+    a["suptitle"].set_text(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, {phi}")   # n: in the legend
+    if relabelled and a["ax_c"].get_ylim() == old_ylim:
+        return True                                        # the kept background has the old y label: draw it all
     # in z-order: bars, then the numbers over them, the frames over bars and lines, the legend
     return [*a["bars"], *a["numbers"], *a["absolute"], *a["curves"], *a["stars"], a["now"], *a["spines"],
             a["legend_c"], a["suptitle"]]

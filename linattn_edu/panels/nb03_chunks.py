@@ -105,7 +105,7 @@ def draw(result, fig=None):
     ax_b.set_xticks([])                                      # after few_ticks: the texts `ends` label the square
     ax_b.set_yticks([])
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.84, wspace=0.25)
-    fig._linattn = dict(frame=frame, image=image, edges=edges, ends=ends, title_b=title_b, curves=curves,
+    fig._linattn = dict(frame=frame, ax_c=ax_c, image=image, edges=edges, ends=ends, title_b=title_b, curves=curves,
                         now=now, title_c=title_c, legend=legend,
                         spines=(*ax_b.spines.values(), *ax_c.spines.values()))
     update(fig, result)
@@ -114,11 +114,15 @@ def draw(result, fig=None):
 
 def update(fig, result):
     """New C or n in the same artists: the block picture is drawn in a unit square, the C axis spans n's
-    power of two (_frame), the curves' axis is [0, 1]: False only when n leaves its power of two."""
+    power of two (_frame), the curves' axis is [0, 1]. When n leaves its power of two the C axis moves to the
+    new frame (one full Agg draw, no rebuild)."""
     a = getattr(fig, "_linattn", None)
-    n, C = result["n"], result["chunk_size"]
-    if a is None or a["frame"] != _frame(n):
+    if a is None:
         return False
+    n, C = result["n"], result["chunk_size"]
+    if a["frame"] != _frame(n):
+        a["frame"] = _frame(n)
+        a["ax_c"].set_xlim(2 ** -0.2, a["frame"] * 2 ** 0.2)
     a["image"].set_data(result["blocks"])
     a["edges"].set_data(*_boundaries(n, C))
     for text, pos in zip(a["ends"][1::2], ((1 - 0.5 / n, -0.02), (-0.02, 0.5 / n))):

@@ -55,6 +55,15 @@ def _frame(n):
     return 2 ** math.ceil(math.log2(max(n, 2)))
 
 
+def _set_frame(a, frame):
+    """x limits (and the mask's y limits) of a frame of 2^k tokens."""
+    a["frame"] = frame
+    a["ax_m"].set_xlim(-0.5, frame - 0.5)
+    a["ax_m"].set_ylim(frame - 0.5, -0.5)
+    for ax in (a["ax_w"], a["ax_o"]):
+        ax.set_xlim(-0.05 * frame, 1.05 * frame)
+
+
 @styled
 def draw(result, fig=None):
     import matplotlib.pyplot as plt
@@ -65,17 +74,14 @@ def draw(result, fig=None):
     n, frame = result["n"], _frame(result["n"])
     image = ax_m.imshow(result["L"], cmap="Greys", vmin=0, vmax=1)
     ax_m.set_facecolor("0.88")                                           # grey: past the sequence's end
-    ax_m.set_xlim(-0.5, frame - 0.5)
-    ax_m.set_ylim(frame - 0.5, -0.5)
     title_m = ax_m.set_title("")
     ax_m.set_xlabel("key position j")
     ax_m.set_ylabel("query position i")
     dist = np.arange(n)[::-1]                                            # n - 1 - j for j = 0..n-1
     row, = ax_w.plot(dist, result["last_row"], color="0.2", marker=".", ms=3)
-    ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
+    readable = ax_w.axhline(READABLE, color="0.5", ls=":", lw=1)
     horizon = ax_w.axvline(0, color="tab:orange", ls="--", lw=1, label="1% horizon")
     half = ax_w.axvline(0, color="0.4", ls="-.", lw=1, label="half-life")
-    ax_w.set_xlim(-0.05 * frame, 1.05 * frame)
     ax_w.set_ylim(0, 1.5)                                                 # room for the legend above the curve
     ax_w.set_xlabel("tokens back from the last")
     ax_w.set_ylabel("weight L_nj")
@@ -83,23 +89,27 @@ def draw(result, fig=None):
     legend = ax_w.legend(loc="upper right")
     out = result["out"]
     outs = [ax_o.plot(out[:, c], color="0.2", ls=ls, lw=1)[0] for c, ls in zip(range(out.shape[1]), ("-", "--", ":", "-."))]
-    ax_o.set_xlim(-0.05 * frame, 1.05 * frame)
     ax_o.set_xlabel("token t")
     ax_o.set_ylabel("o_t (4 dims)")
     title_o = ax_o.set_title("")
     fig.subplots_adjust(left=0.065, right=0.985, bottom=0.16, top=0.84, wspace=0.35)
     fig._linattn = dict(frame=frame, image=image, row=row, horizon=horizon, half=half, legend=legend, outs=outs, ax_o=ax_o,
-                        titles=(title_m, title_w, title_o))
+                        ax_m=ax_m, ax_w=ax_w, titles=(title_m, title_w, title_o), readable=readable,
+                        spines_m=tuple(ax_m.spines.values()))
+    _set_frame(fig._linattn, frame)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists; the axes stay unless n left its power-of-two frame (then False)."""
+    """New data in the same artists; the axes stay unless n left its power-of-two frame (then their x limits
+    move to the new frame: one full Agg draw, no rebuild)."""
     a = getattr(fig, "_linattn", None)
-    n = result["n"]
-    if a is None or a["frame"] != _frame(n):
+    if a is None:
         return False
+    n, frame = result["n"], _frame(result["n"])
+    if a["frame"] != frame:
+        _set_frame(a, frame)
     a["image"].set_data(result["L"])
     a["image"].set_extent((-0.5, n - 0.5, n - 0.5, -0.5))
     a["row"].set_data(np.arange(n)[::-1], result["last_row"])
@@ -116,4 +126,5 @@ def update(fig, result):
     title_m.set_text(f"decay mask L (a = {result['a']:.3f})")
     title_w.set_text(f"memory Σ_j L_nj = {result['effective_memory']:.1f}")
     title_o.set_text(f"output; quadratic vs\nrecurrent: max diff {result['max_diff_quadratic_vs_recurrent']:.0e}")
-    return [a["image"], a["row"], a["horizon"], a["half"], a["legend"], *a["outs"], *a["titles"]]
+    # in drawing order: the mask's frame over the mask, the 1% line over the row of L (as a fresh draw has them)
+    return [a["image"], *a["spines_m"], a["row"], a["readable"], a["horizon"], a["half"], a["legend"], *a["outs"], *a["titles"]]

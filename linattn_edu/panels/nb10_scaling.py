@@ -114,6 +114,9 @@ def compute(mode="fwd+bwd", methods=MAIN, path=None):
     out["T_grid"] = T_all
     out["floors"] = floors(record, mode, T_all) if record.get("ceilings") else None   # none measured on a CPU
     out["crossover"] = crossover(record, "chunked_compiled", mode) if "chunked_compiled" in methods else None
+    out["all"] = _all_methods(record)
+    out["all_labels"] = {m: labels.get(m, m) for m in out["all"]}
+    out["ylim"] = _fixed_limits(record, out["all"], T_all)
     out["device"] = record["meta"]["versions"].get("gpu", record["meta"]["device"])
     out["setting"] = f"{record['meta']['dtype']}, B={record['meta']['B']} H={record['meta']['H']} D={record['meta']['D']}"
     return out
@@ -131,9 +134,59 @@ def _log_range(arrays, headroom=1.0):
     return 10.0 ** np.floor(np.log10(lo / pad)), 10.0 ** np.ceil(np.log10(hi * pad * headroom))
 
 
+def _all_methods(record):
+    """Every method the record has a successful measurement of (any pass), in the record's order: draw() builds
+    artists for all of them, so choosing methods only shows and hides lines (a blit)."""
+    measured = {r["method"] for r in record["results"] if r["status"] == "ok"}
+    order = [*record.get("methods", {}), *(r["method"] for r in record["results"])]
+    return tuple(m for m in dict.fromkeys(order) if m in measured)
+
+
+def _fixed_limits(record, methods, T):
+    """(time, memory) y limits over every method and both passes (floors included): whole decades that stay
+    put whatever the controls choose, so every move is a blit."""
+    times, mems = [], []
+    for mode in ("fwd", "fwd+bwd"):
+        for m in methods:
+            times.append(series(record, m, mode, "ms")[1])
+            mems.append(series(record, m, mode, "peak_gib")[1])
+        if record.get("ceilings"):
+            f = floors(record, mode, T)
+            times += [f["softmax_flops_ms"], f["bytes_ms"]]
+            mems.append(f["inputs_gib"])
+    return _log_range(times, headroom=4.0), _log_range(mems, headroom=4.0)   # headroom for the labels at the top
+
+
 def _structure(result):
-    """What draw() builds artists for: a move that changes it (methods, a file without floors) draws again."""
-    return (tuple(result["time"]), result["floors"] is None, tuple(result["T_grid"]))
+    """What draw() builds artists for: a move that changes it (another file) draws again."""
+    return (result["all"], result["floors"] is None, tuple(result["T_grid"]), result["ylim"])
+
+
+def _legend_entries(legend):
+    """The legend's entry boxes (handle + label), in the order of its handles, and its column boxes."""
+    columns = legend._legend_handle_box.get_children()
+    return [item for col in columns for item in col.get_children()], columns
+
+
+def _show_legend(a, shown):
+    """Pack the shown entries (names, in this order) into the legend's columns as Legend does (array_split
+    into 3 columns, the first ones longer); the others are hidden and take no room."""
+    legend = a["legend"]
+    if legend is None:
+        return
+    entries, columns = a["legend_entries"], a["legend_columns"]
+    visible = [entries[a["legend_names"].index(k)] for k in shown]
+    for name, item, handle, text in zip(a["legend_names"], entries, legend.legend_handles, legend.texts):
+        on = name in shown
+        item.set_visible(on)
+        handle.set_visible(on)                  # part of the legend's sprite key: another choice, another sprite
+        text.set_visible(on)
+    chunks = [list(c) for c in np.array_split(np.array(visible, dtype=object), 3) if len(c)]
+    for i, col in enumerate(columns):
+        col.set_visible(i < len(chunks))
+        if i < len(chunks):
+            col._children = chunks[i]
+    legend.set_visible(bool(visible))
 
 
 @styled
@@ -145,9 +198,9 @@ def draw(result, fig=None):
     fig.clear()
     ax_t, ax_m = fig.subplots(1, 2)
     time_lines, mem_lines, notes = {}, {}, {}
-    for m in result["time"]:
+    for m in result["all"]:
         c, mk, ls = STYLE.get(m, ("k", ".", "-"))
-        time_lines[m], = ax_t.loglog([], [], color=c, marker=mk, ls=ls, ms=5, lw=1.4, label=SHORT.get(m, result["labels"][m]))
+        time_lines[m], = ax_t.loglog([], [], color=c, marker=mk, ls=ls, ms=5, lw=1.4, label=SHORT.get(m, result["all_labels"][m]))
         mem_lines[m], = ax_m.loglog([], [], color=c, marker=mk, ls=ls, ms=5, lw=1.4)
         notes[m] = ax_m.annotate("", (1, 1), xytext=(0, 0), textcoords="offset points", color=c)   # where it stops, and why
     T = result["T_grid"]
@@ -176,25 +229,45 @@ def draw(result, fig=None):
         ax.set_xlabel("sequence length T")
         ax.grid(True, which="major", lw=0.3, alpha=0.5)
     handles, labels = ax_t.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, columnspacing=1.0,
-                   handlelength=2.2)        # below both plots: never over a curve
+    legend = None
+    if handles:                             # every method's entry; update() shows the chosen ones (_show_legend)
+        legend = fig.legend(handles, labels, loc="lower center", ncol=3, frameon=False, columnspacing=1.0,
+                            handlelength=2.2)        # below both plots: never over a curve
+    names = [*result["all"], *(["softmax FLOP floor", "byte floor"] if floor_lines else [])]
+    entries, columns = _legend_entries(legend) if legend else ([], [])
+    for ax, lim in zip((ax_t, ax_m), result["ylim"]):
+        if lim is not None:
+            ax.set_ylim(*lim)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.36, top=0.88, wspace=0.22)
     fig._linattn = dict(structure=_structure(result), ax_t=ax_t, ax_m=ax_m, time_lines=time_lines, mem_lines=mem_lines,
                         notes=notes, floor_lines=floor_lines, legend_m=legend_m, no_memory=no_memory, cross=cross,
-                        cross_text=cross_text, suptitle=suptitle)
+                        cross_text=cross_text, suptitle=suptitle, legend=legend, legend_names=names,
+                        legend_entries=entries, legend_columns=columns)
     update(fig, result)
     for ax in fig.axes:
         ax.minorticks_off()                  # set_yscale by loglog turned them on again
+    get_renderer = getattr(fig.canvas, "get_renderer", None)
+    if get_renderer is not None:             # lay the legends out once, so the first move finds their sprites
+        for legend in (legend, legend_m):
+            if legend is not None:
+                legend.draw(get_renderer())
     return fig
 
 
 def update(fig, result):
-    """Another pass for the same methods: new lines, stop labels, floors, crossover and title; y axes in whole
-    decades. False (draw again) when the methods drawn change."""
+    """Another pass or other methods: new lines, stop labels, floors, crossover and title; the chosen methods'
+    lines and legend entries shown, the others hidden. The y axes span every method and both passes (whole
+    decades), so nothing moves them: every move is a blit. False (draw again) only for another results file."""
     a = getattr(fig, "_linattn", None)
     if a is None or a["structure"] != _structure(result):
         return False
+    for m in a["time_lines"]:
+        on = m in result["time"]
+        a["time_lines"][m].set_visible(on)
+        a["mem_lines"][m].set_visible(on)
+        if not on:
+            a["notes"][m].set_visible(False)
+    _show_legend(a, [*result["time"], *(["softmax FLOP floor", "byte floor"] if a["floor_lines"] else [])])
     for m, (T, ms) in result["time"].items():
         a["time_lines"][m].set_data(T, ms)
         Tm, gib = result["memory"][m]
@@ -218,16 +291,10 @@ def update(fig, result):
                 note.set_verticalalignment(va)
                 note.set_visible(True)
     T, f = result["T_grid"], result["floors"]
-    times, mems = [ms for _, ms in result["time"].values()], [g for _, g in result["memory"].values()]
     if f is not None:
         for line, y in zip(a["floor_lines"], (f["softmax_flops_ms"], f["bytes_ms"], f["inputs_gib"])):
             line.set_data(T, y)
-        times, mems = times + [f["softmax_flops_ms"], f["bytes_ms"]], mems + [f["inputs_gib"]]
     a["no_memory"].set_visible(not any(len(v[0]) for v in result["memory"].values()))
-    for ax, vals in ((a["ax_t"], times), (a["ax_m"], mems)):
-        lim = _log_range(vals, headroom=4.0)   # headroom for the labels at the top
-        if lim is not None:
-            ax.set_ylim(*lim)
     x = result["crossover"]
     for line in a["cross"]:
         line.set_visible(bool(x))
@@ -241,7 +308,7 @@ def update(fig, result):
     a["suptitle"].set_text(f"{pass_name}, {result['device']}, {result['setting']}")
     floors = list(a["floor_lines"]) if a["floor_lines"] else []
     return [*a["time_lines"].values(), *floors[:2], *a["mem_lines"].values(), *floors[2:], *a["notes"].values(),
-            *([a["legend_m"]] if a["legend_m"] else []), a["no_memory"], *a["cross"], a["cross_text"], a["suptitle"]]
+            *([a["legend_m"]] if a["legend_m"] else []), *([a["legend"]] if a["legend"] else []), a["no_memory"], *a["cross"], a["cross_text"], a["suptitle"]]
 
 
 def plot_scaling(results_json=None, mode="fwd+bwd", methods=MAIN, fig=None):

@@ -6,6 +6,8 @@ projection w) and their Monte-Carlo MSE next to Lemma 2 (``linattn_edu.theory``)
 ``sample_kernel_estimates`` is also what notebook 04 and tests/test_theory.py use to sample the
 estimators: it calls the library's feature maps, never a re-implementation.
 """
+import functools
+
 import numpy as np
 
 from . import hint, nice_limit, styled
@@ -46,6 +48,15 @@ def draw_projections(m, d, reps, orthogonal=False, seed=0):
     return w.reshape(reps, rows, d)[:, :m]                                           # (reps, m, d)
 
 
+@functools.lru_cache(maxsize=32)
+def _projections(m, d, reps, orthogonal, seed):
+    """draw_projections(...).reshape(reps * m, d), computed once per (m, d, reps, orthogonal, seed) and read-only:
+    the |x|, |y| and angle sliders keep every w, so their moves only apply the feature maps."""
+    w = draw_projections(m, d, reps, orthogonal, seed).reshape(reps * m, d)         # (reps*m, d)
+    w.setflags(write=False)
+    return w
+
+
 def sample_kernel_estimates(x, y, m, kind, reps, orthogonal=False, seed=0):
     """reps independent estimates phi(x) . phi(y) of exp(x . y), each with its own w: (m, d).
 
@@ -57,7 +68,8 @@ def sample_kernel_estimates(x, y, m, kind, reps, orthogonal=False, seed=0):
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS} (got {kind!r})")
     d = x.shape[-1]
-    w = draw_projections(m, d, reps, orthogonal, seed).reshape(reps * m, d)          # (reps*m, d)
+    w = (draw_projections(m, d, reps, orthogonal, seed).reshape(reps * m, d) if seed is None   # fresh draws
+         else _projections(m, d, reps, bool(orthogonal), seed))                       # (reps*m, d)
     fx = _FEATURES[kind](x, w) * np.sqrt(reps)                                       # (reps*m,) or (2*reps*m,)
     fy = _FEATURES[kind](y, w) * np.sqrt(reps)
     parts = 1 if kind == "positive" else 2
@@ -97,10 +109,12 @@ def _frames(result):
     Estimates: from the 1st percentile of all three estimators (0 when it is positive, else a multiple of
     a tenth of the top) to panels.nice_limit(0.9 x their 99th percentile), so at most about 1.5 % of the
     estimates fall past the right edge; the densities are shown relative to the highest bin
-    (axis 0..1.05). MSE: odd decades (10^(2j+1)) from half the smallest point or formula to 1.5 x the highest
+    (axis 0..1.05). MSE: decades 10^(4j+1) from half the smallest point or formula to 1.5 x the highest
     point, formula, bound or upper error-bar end (log axis: the MSEs span 1e-32 (trig at angle 0) .. 1e10
-    over the controls). Odd, not even, so the default setting's (1e-3 .. 10) also holds its orthogonal draws:
-    ticking "orthogonal" at the defaults blits."""
+    over the controls). Steps of four decades, not two, so that the MSEs' drift over a few slider steps
+    (about 0.15 decade a step of |x| or |y|) seldom crosses a limit: a crossing re-draws the whole figure.
+    Offset 1 so the default setting's (1e-3 .. 10) also holds its orthogonal draws: ticking "orthogonal" at
+    the defaults blits."""
     ests = result["estimates"]
     lo = min(np.percentile(e, 1) for e in ests.values())
     hi = max(np.percentile(e, 99) for e in ests.values())
@@ -116,7 +130,7 @@ def _frames(result):
     if not values.size:
         return x, (-1, 1)
     low, high = np.log10(values.min() / 2), np.log10(values.max() * 1.5)
-    return x, (2 * int(np.floor((low - 1) / 2)) + 1, 2 * int(np.ceil((high - 1) / 2)) + 1)
+    return x, (4 * int(np.floor((low - 1) / 4)) + 1, 4 * int(np.ceil((high - 1) / 4)) + 1)
 
 
 def _suptitle(result):
@@ -125,18 +139,54 @@ def _suptitle(result):
                else " (iid: orthogonal needs m ≤ d = 16)" if result.get("orthogonal_requested") else " (iid)"))
 
 
+def _estimate_ticks(locator, lo, hi):
+    """The ticks and labels matplotlib's default locator and formatter give an estimate axis over [lo, hi]."""
+    from matplotlib.ticker import ScalarFormatter
+    ticks = locator.tick_values(lo, hi)
+    fmt = ScalarFormatter()
+    fmt.create_dummy_axis()
+    fmt.axis.set_view_interval(lo, hi)
+    labels = fmt.format_ticks(ticks)
+    tol = 1e-9 * (hi - lo)
+    keep = [(t, s) for t, s in zip(ticks, labels) if lo - tol <= t <= hi + tol]
+    return [t for t, _ in keep], [s for _, s in keep]
+
+
+def _in_draw_order(fig, artists):
+    """The changed artists in the order a plain draw paints them (each axes' children by zorder, ties in
+    child order): a blit draws them in list order over the background, and must stack them the same way."""
+    rank = {}
+    for ax in fig.axes:
+        for child in sorted(ax.get_children(), key=lambda c: c.get_zorder()):
+            rank.setdefault(id(child), len(rank))
+    return sorted(artists, key=lambda a: rank.get(id(a), len(rank)))     # figure texts (zorder 3) after the axes
+
+
 @styled
 def draw(result, fig=None):
+    """Artists built once; update() moves them. The estimate frame (_frames) moves with |x|, |y|, angle and m;
+    so that those moves blit rather than redraw the figure, the left axes' x limits stay 0..1 and the estimates
+    reach them through a transform (``frame``: [lo, hi] -> [0, 1]) that update() resets, with the x axis (ticks
+    at the frame's own tick values, labelled in estimate units) redrawn with the histograms: the picture is
+    the one a plain estimate axis gives."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import AutoLocator
+    from matplotlib.transforms import Affine2D, blended_transform_factory
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2, 1]})
     ax = axes[0]
+    frame = Affine2D()                                           # estimates -> the axes' 0..1 (update())
+    on_frame = frame + ax.transData
     bins = np.linspace(0.0, 1.0, HIST_BINS + 1)                  # placeholders: update() sets the frame's
-    hists = [ax.stairs(np.zeros(HIST_BINS), bins, linestyle=ls, lw=1.6, label=kind, color=f"C{i}")
+    hists = [ax.stairs(np.zeros(HIST_BINS), bins, linestyle=ls, lw=1.6, label=kind, color=f"C{i}", transform=on_frame)
              for i, (kind, ls) in enumerate(zip(KINDS, ("-", "--", ":")))]
     truth = ax.axvline(result["sm"], color="k", lw=1, label="SM = 0.000")
+    truth.set_transform(blended_transform_factory(on_frame, ax.transAxes))
+    ax.set_xlim(0, 1)
+    locator = AutoLocator()
+    locator.set_axis(ax.xaxis)                                   # its tick count follows the axis's width
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("estimate of SM(x, y) = exp(x·y)")
     ax.set_ylabel("density (highest = 1)")
@@ -156,7 +206,7 @@ def draw(result, fig=None):
     ax.set_ylabel("MSE")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, handlelength=1.2)
     fig.subplots_adjust(left=0.07, right=0.97, bottom=0.15, top=0.7, wspace=0.3)
-    fig._linattn = dict(axes=axes, hists=hists, truth=truth,
+    fig._linattn = dict(axes=axes, hists=hists, truth=truth, frame=frame, locator=locator,
                         legend=legend, title=title, bars=bars, formula=formula, ortho=ortho)
     update(fig, result)
     return fig
@@ -168,8 +218,12 @@ def update(fig, result):
     a = getattr(fig, "_linattn", None)
     if a is None:
         return False
+    from matplotlib.ticker import FixedFormatter, FixedLocator
     (x_lo, x_hi), (mse_lo, mse_hi) = _frames(result)
-    a["axes"][0].set_xlim(x_lo, x_hi)
+    a["frame"].clear().translate(-x_lo, 0).scale(1 / (x_hi - x_lo), 1)
+    ticks, labels = _estimate_ticks(a["locator"], x_lo, x_hi)
+    a["axes"][0].xaxis.set_major_locator(FixedLocator([(t - x_lo) / (x_hi - x_lo) for t in ticks]))
+    a["axes"][0].xaxis.set_major_formatter(FixedFormatter(labels))
     a["axes"][1].set_ylim(10.0 ** mse_lo, 10.0 ** mse_hi)
     bins = np.linspace(x_lo, x_hi, HIST_BINS + 1)
     counts = [np.histogram(result["estimates"][kind], bins)[0] for kind in KINDS]      # equal bins, reps each:
@@ -192,4 +246,6 @@ def update(fig, result):
     a["ortho"].set_visible(shown)
     if shown:
         a["ortho"].set_offsets([[1, result["ortho_bound"]]])
-    return [*a["hists"], a["truth"], a["legend"], a["title"], segments, cap_lo, cap_hi, point, a["formula"], a["ortho"]]
+    spines = [sp for ax in a["axes"] for sp in ax.spines.values()]      # the frames over the curves' ends
+    return _in_draw_order(fig, [a["axes"][0].xaxis, *a["hists"], a["truth"], a["legend"], a["title"], segments,
+                                cap_lo, cap_hi, point, a["formula"], a["ortho"], *spines])

@@ -7,6 +7,7 @@ output error ||P~ V - P V|| / ||P V|| against k for three rank-k shortcuts:
     Linformer itself, softmax(Q (E K)^T / sqrt(d)) (F V), with E = F = R (untrained, random) and with
     E = F = mean pooling over k blocks of positions (one of the paper's fixed choices).
 """
+import functools
 import math
 
 import numpy as np
@@ -78,26 +79,44 @@ def pooling_matrix(k, n):
     return E
 
 
-def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
-    k_requested, k = k, int(min(max(k, 1), n))          # a rank-k shortcut of an n x n matrix: k <= n
+ERROR_NAMES = ("best rank k (SVD)", "JL: P R^T R", "Linformer (E = F = R)", "Linformer (mean pooling)")
+
+
+@functools.lru_cache(maxsize=16)
+def _setting(n, structure, d, d_v, seed):
+    """What every k of one (n, inputs) setting shares: q, k, v, P, its SVD, P V and the k grid; plus a memo of
+    the errors at each k done so far (_errors_at), so a k move computes one k, not the whole grid."""
     q, kk = make_inputs(n, d, structure, seed)
     v = np.random.default_rng(seed + 1).standard_normal((n, d_v))
     P = lnp.attention_weights(q, kk)                                         # (n, n)
     U, s, Vt = np.linalg.svd(P)
     out = P @ v
-    norm_out = np.linalg.norm(out)
-    ks = np.unique(np.clip(np.round(np.geomspace(2, n, 12)).astype(int), 1, n))
-    ks = np.union1d(ks, [k])
-    err = {"best rank k (SVD)": [], "JL: P R^T R": [], "Linformer (E = F = R)": [], "Linformer (mean pooling)": []}
-    for j in ks:
+    grid = np.unique(np.clip(np.round(np.geomspace(2, n, 12)).astype(int), 1, n))
+    return dict(q=q, kk=kk, v=v, P=P, U=U, s=s, Vt=Vt, out=out, norm_out=np.linalg.norm(out), grid=grid, errors={})
+
+
+def _errors_at(st, j, seed):
+    """The four shortcuts' relative output errors at rank j, in ERROR_NAMES order (memoised in st)."""
+    if j not in st["errors"]:
+        q, kk, v, P, U, s, Vt, out, norm_out = (st[x] for x in ("q", "kk", "v", "P", "U", "s", "Vt", "out", "norm_out"))
+        n = P.shape[0]
         P_k = (U[:, :j] * s[:j]) @ Vt[:j]                                   # truncated SVD
         R = jl_matrix(int(j), n, seed + 2)
-        err["best rank k (SVD)"].append(np.linalg.norm(P_k @ v - out) / norm_out)
-        err["JL: P R^T R"].append(np.linalg.norm(P @ (R.T @ (R @ v)) - out) / norm_out)
-        err["Linformer (E = F = R)"].append(np.linalg.norm(lnp.linformer_attention(q, kk, v, R, R) - out) / norm_out)
         E = pooling_matrix(int(j), n)
-        err["Linformer (mean pooling)"].append(np.linalg.norm(lnp.linformer_attention(q, kk, v, E, E) - out) / norm_out)
-    return {"singular_values": s, "ks": ks, "errors": {key: np.array(e) for key, e in err.items()},
+        st["errors"][j] = (np.linalg.norm(P_k @ v - out) / norm_out,
+                           np.linalg.norm(P @ (R.T @ (R @ v)) - out) / norm_out,
+                           np.linalg.norm(lnp.linformer_attention(q, kk, v, R, R) - out) / norm_out,
+                           np.linalg.norm(lnp.linformer_attention(q, kk, v, E, E) - out) / norm_out)
+    return st["errors"][j]
+
+
+def compute(n=128, k=32, structure="random", d=32, d_v=8, seed=0):
+    k_requested, k = k, int(min(max(k, 1), n))          # a rank-k shortcut of an n x n matrix: k <= n
+    st = _setting(n, structure, d, d_v, seed)
+    ks = np.union1d(st["grid"], [k])
+    err = np.array([_errors_at(st, j, seed) for j in ks])                     # (len(ks), 4)
+    s = st["s"].copy()
+    return {"singular_values": s, "ks": ks, "errors": {key: err[:, i].copy() for i, key in enumerate(ERROR_NAMES)},
             "k": k, "k_requested": k_requested, "n": n, "structure": structure,
             "energy_at_k": float(np.sum(s[:k] ** 2) / np.sum(s ** 2))}
 
@@ -122,16 +141,36 @@ def _suptitle(result):
     return f"inputs: {result['structure']}, n = {result['n']}, k = {result['k']}{clamped}; dashed orange: k"
 
 
+SIGMA_TICKS = dict(base=10, numticks=6)     # the σ axis's ticks: up to 17 decades, so powers of ten only
+
+
+def _sigma_ticks(lo, hi):
+    """Tick positions (log10) and labels of a log σ axis over [lo, hi]: powers of ten, plain text."""
+    from matplotlib.ticker import LogLocator
+    ticks = [t for t in LogLocator(**SIGMA_TICKS).tick_values(lo, hi) if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+    return [math.log10(t) for t in ticks], [f"{t:g}" for t in ticks]
+
+
 @styled
 def draw(result, fig=None):
+    """Artists built once; update() moves them. The σ axis's floor (_sigma_floor) moves with n and the inputs;
+    so that those moves blit rather than redraw the figure, the left axes' y limits stay 0..1 and σ_i / σ_1
+    reaches them through log10 and a transform (``sigma_frame``: the floor's decade .. 2 -> [0, 1]) that
+    update() resets, with the y axis (powers of ten, as a log axis ticks them) redrawn with the curves: the
+    picture is the one a plain log axis gives."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FixedLocator, LogLocator
+    from matplotlib.scale import LogTransform
+    from matplotlib.ticker import FixedLocator
+    from matplotlib.transforms import Affine2D, IdentityTransform, blended_transform_factory
     from .nb05_attention_error import log_ticks
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax1, ax2 = fig.subplots(1, 2)
-    sigma, = ax1.semilogy([], [], "k.-", ms=4)
+    sigma_frame = Affine2D()                                     # log10(σ_i / σ_1) -> the axes' 0..1 (update())
+    sigma, = ax1.plot([], [], "k.-", ms=4, transform=blended_transform_factory(IdentityTransform(), LogTransform(10))
+                      + sigma_frame + ax1.transData)
+    ax1.set_ylim(0, 1)
     k1 = ax1.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
     ax1.set_xlabel("index i")
     ax1.set_ylabel("σ_i / σ_1 of P")
@@ -140,9 +179,8 @@ def draw(result, fig=None):
               for name, st in zip(result["errors"], ("o-", "s--", "^:", "d-."))]
     k2 = ax2.axvline(result["k"], color="tab:orange", ls="--", lw=1.5)
     ax2.set_ylim(*ERROR_LIMITS)                     # the x limits and the σ axis's: update()
-    for axis in (ax2.xaxis, ax2.yaxis, ax1.yaxis):
+    for axis in (ax2.xaxis, ax2.yaxis):
         log_ticks(axis)
-    ax1.yaxis.set_major_locator(LogLocator(base=10, numticks=6))   # up to 17 decades: powers of ten only
     ax2.yaxis.set_major_locator(FixedLocator(ERROR_TICKS))          # 21 decades: every third power of ten
     ax2.set_xlabel("k")
     ax2.set_ylabel("‖P̃V − PV‖ / ‖PV‖")
@@ -150,22 +188,29 @@ def draw(result, fig=None):
                handlelength=1.8)                             # above the axes, never over a curve
     title = fig.suptitle("", x=0.01, ha="left")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.74, wspace=0.32)
-    fig._linattn = dict(axes=(ax1, ax2), sigma=sigma, curves=curves, ks=(k1, k2), titles=(title1, title))
+    fig._linattn = dict(axes=(ax1, ax2), sigma=sigma, curves=curves, ks=(k1, k2), titles=(title1, title),
+                        sigma_frame=sigma_frame)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New data in the same artists, for every control. When n leaves its power-of-two frame or the σ axis's
-    decade moves (n, the input structure), the limits are set here and the renderer re-takes its background
-    (no rebuild)."""
+    """New data in the same artists, for every control; the σ axis's floor through its transform and ticks. When
+    n leaves its power-of-two frame, the x limits are set here and the renderer re-takes its background (no
+    rebuild)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
     a = getattr(fig, "_linattn", None)
     if a is None:
         return False
     ax1, ax2 = a["axes"]
     frame = _frame(result["n"])
     ax1.set_xlim(1 - 0.03 * frame, 1.03 * frame)
-    ax1.set_ylim(1.01 * _sigma_floor(result), 2)    # the decade's own tick (and its wide label) left out
+    lo, hi = 1.01 * _sigma_floor(result), 2.0        # the decade's own tick (and its wide label) left out
+    a["sigma_frame"].clear().translate(0, -math.log10(lo)).scale(1, 1 / (math.log10(hi) - math.log10(lo)))
+    ticks, labels = _sigma_ticks(lo, hi)
+    span = math.log10(hi) - math.log10(lo)
+    ax1.yaxis.set_major_locator(FixedLocator([(t - math.log10(lo)) / span for t in ticks]))
+    ax1.yaxis.set_major_formatter(FixedFormatter(labels))
     ax2.set_xlim(2 / 1.25, 1.25 * frame)
     s = result["singular_values"]
     a["sigma"].set_data(np.arange(1, s.size + 1), s / s[0])
@@ -176,4 +221,4 @@ def update(fig, result):
     title1, title = a["titles"]
     title1.set_text(f"{100 * result['energy_at_k']:.1f}% of ‖P‖²_F in the first k")
     title.set_text(_suptitle(result))
-    return [a["sigma"], a["ks"][0], *a["curves"], a["ks"][1], title1, title]
+    return [ax1.yaxis, a["sigma"], a["ks"][0], *a["curves"], a["ks"][1], title1, title]

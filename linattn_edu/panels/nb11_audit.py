@@ -5,6 +5,7 @@ left: the softmax row and the method's row over the keys 0..row, with the bytes 
 attends to most written under the axis; right: every row of this head (WINDOWS windows) as a point,
 total variation to softmax against the row's normalised entropy, the chosen row marked.
 """
+import contextlib
 import functools
 import math
 
@@ -26,29 +27,45 @@ def _model_qkv(windows=WINDOWS):
     from .. import lm
     model, meta, val = lm.load()
     x = val[:windows].long()
-    with torch.no_grad():
+    with torch.no_grad(), _one_torch_thread():
         qkv = model.qkv(x[:, :-1])
     return x[:, :-1].numpy(), [(q.double(), k.double(), v.double()) for q, k, v in qkv]
 
 
+@contextlib.contextmanager
+def _one_torch_thread():
+    """torch on one thread for the panel's small (W, n, d) ops: on a busy 2-core machine its thread pool's
+    waits cost more than the work (a new head: ~200 ms on 2 threads against ~20 ms on one, measured)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @functools.lru_cache(maxsize=64)
 def _head_maps(layer, head, method):
+    """Softmax and method maps of one head, (W, n, n) each, its values (W, n, d) and their row metrics
+    (audit.row_metrics, (W, n) each), computed once per head and method: row and window moves only index them."""
     import torch
 
     from .. import audit
     _, qkv = _model_qkv()
     q, k, v = (t[:, head] for t in qkv[layer])                     # (W, n, d)
-    with torch.no_grad():
+    with torch.no_grad(), _one_torch_thread():
         A = audit.method_weights("softmax", q, k).numpy()
         A_hat = audit.method_weights(method, q, k).numpy()
-    return A, A_hat, v.numpy()
+    v = v.numpy()
+    return A, A_hat, v, audit.row_metrics(A, A_hat, v)
 
 
 @functools.lru_cache(maxsize=256)
 def _block_range(layer, head, method, window, r0):
     """Weight axis of rows r0 .. r0 + ROW_BLOCK - 1 (keys j <= i only): both rows' lowest and highest weight,
     with room for the byte labels above. One range a block, so row moves inside it keep the axis (and blit)."""
-    A, A_hat, _ = _head_maps(layer, head, method)
+    A, A_hat, _, _ = _head_maps(layer, head, method)
     rows = slice(r0, r0 + ROW_BLOCK)
     causal = np.tril(np.ones(A.shape[-2:], dtype=bool))[rows]             # (ROW_BLOCK, n): keys 0..i of each row
     block = np.concatenate([A[window, rows][causal], A_hat[window, rows][causal]])
@@ -71,14 +88,12 @@ def controls():
 
 
 def compute(layer=1, head=0, window=0, row=100, method="elu+1"):
-    from .. import audit
     tokens, qkv = _model_qkv()
     L, H = len(qkv), qkv[0][0].shape[1]
     if not (0 <= layer < L and 0 <= head < H and 0 <= window < WINDOWS and 1 <= row < tokens.shape[1]):
         raise ValueError(f"layer in [0, {L}), head in [0, {H}), window in [0, {WINDOWS}), row in [1, {tokens.shape[1]}) "
                          f"(got layer={layer}, head={head}, window={window}, row={row})")
-    A, A_hat, v = _head_maps(layer, head, method)
-    m = audit.row_metrics(A, A_hat, v)
+    A, A_hat, v, m = _head_maps(layer, head, method)
     p, p_hat = A[window, row, :row + 1], A_hat[window, row, :row + 1]
     top = np.argsort(-p)[:TOP]
     text = bytes(tokens[window].astype(np.uint8)).decode("latin-1")
@@ -98,19 +113,44 @@ def _frame(row):
     return 2 ** math.ceil(math.log2(row + 1))
 
 
+def _weight_ticks(locator, lo, hi):
+    """The ticks and labels matplotlib's default locator and formatter give a weight axis over [lo, hi]."""
+    from matplotlib.ticker import ScalarFormatter
+    ticks = locator.tick_values(lo, hi)
+    fmt = ScalarFormatter()
+    fmt.create_dummy_axis()
+    fmt.axis.set_view_interval(lo, hi)
+    labels = fmt.format_ticks(ticks)
+    tol = 1e-9 * (hi - lo)
+    keep = [(t, s) for t, s in zip(ticks, labels) if lo - tol <= t <= hi + tol]
+    return [t for t, _ in keep], [s for _, s in keep]
+
+
 @styled
 def draw(result, fig=None):
     """Artists built once; update() moves them. Axes: keys over the row's power-of-two frame, weights over the
-    row's block of ROW_BLOCK rows (_block_range), TV to the head's largest (1, 2, 5 x 10^k steps)."""
+    row's block of ROW_BLOCK rows (_block_range), TV to the head's largest (1, 2, 5 x 10^k steps).
+
+    The weight range changes with layer, head, window and row block; so that those moves blit rather than
+    redraw the whole figure, the left axes' y limits stay 0..1 and the weights reach them through a transform
+    (``weight``: [lo, hi] -> [0, 1]) that update() resets. Only the y axis (ticks at the weight range's own
+    tick values, labelled in weights) is redrawn with the rows: the picture is the one a plain weight axis gives."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import AutoLocator
+    from matplotlib.transforms import Affine2D
     if fig is None:
         fig = plt.figure(figsize=FIGSIZE)
     fig.clear()
     ax_r, ax_s = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.7, 1]})
-    soft, = ax_r.plot([], [], color="0.1", lw=1.8, label="softmax")
-    approx, = ax_r.plot([], [], color="tab:orange", lw=1.4, ls="--", label=result["method"])
-    tops = [ax_r.annotate("", (0, 0), textcoords="offset points", xytext=(0, 4), ha="center")
+    weight = Affine2D()                                           # weight units -> the axes' 0..1
+    on_weights = weight + ax_r.transData
+    soft, = ax_r.plot([], [], color="0.1", lw=1.8, label="softmax", transform=on_weights)
+    approx, = ax_r.plot([], [], color="tab:orange", lw=1.4, ls="--", label=result["method"], transform=on_weights)
+    tops = [ax_r.annotate("", (0, 0), xycoords=on_weights, textcoords="offset points", xytext=(0, 4), ha="center")
             for _ in range(len(result["top"]))]
+    ax_r.set_ylim(0, 1)
+    locator = AutoLocator()
+    locator.set_axis(ax_r.yaxis)                                 # its tick count follows the axis's height
     ax_r.set_xlabel("key position j (query i sees keys 0..i)")
     ax_r.set_ylabel("attention weight")
     title = ax_r.set_title("")
@@ -123,26 +163,32 @@ def draw(result, fig=None):
     ax_s.set_title("every row of this head")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.9, wspace=0.28)
     fig._linattn = dict(ax_r=ax_r, ax_s=ax_s, soft=soft, approx=approx, tops=tops, title=title,
-                        legend=legend, rows=rows, chosen=chosen)
+                        legend=legend, rows=rows, chosen=chosen, weight=weight, locator=locator)
     update(fig, result)
     return fig
 
 
 def update(fig, result):
-    """New rows, byte labels, points, texts and axes ranges (a range that moved makes the renderer re-take its
-    background, without a rebuild)."""
+    """New rows, byte labels, points, texts, weight range (the transform and the y axis's ticks) and axes
+    ranges (a range that moved makes the renderer re-take its background, without a rebuild)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
     a = getattr(fig, "_linattn", None)
     if a is None or len(a["tops"]) != len(result["top"]):
         return False
+    ax_r = a["ax_r"]
     frame = _frame(result["row"])
-    a["ax_r"].set_xlim(-0.02 * frame, frame)
+    ax_r.set_xlim(-0.02 * frame, frame)
+    lo, hi = result["weight_range"]
+    a["weight"].clear().translate(0, -lo).scale(1, 1 / (hi - lo))
+    ticks, labels = _weight_ticks(a["locator"], lo, hi)
+    ax_r.yaxis.set_major_locator(FixedLocator([(t - lo) / (hi - lo) for t in ticks]))
+    ax_r.yaxis.set_major_formatter(FixedFormatter(labels))
     j = np.arange(len(result["p"]))
     a["soft"].set_data(j, result["p"])
     a["approx"].set_data(j, result["p_hat"])
     for ann, t, b in zip(a["tops"], result["top"], result["top_bytes"]):
         ann.xy = (t, result["p"][t])
         ann.set_text(repr(b)[1:-1])
-    a["ax_r"].set_ylim(*result["weight_range"])
     a["title"].set_text(f"layer {result['layer']} head {result['head']}, i = {result['row']}: TV {result['tv']:.2f}, "
                         f"top-5 overlap {result['overlap']:.1f}")
     a["legend"].get_texts()[1].set_text(result["method"])
@@ -150,4 +196,4 @@ def update(fig, result):
     a["chosen"].set_offsets([[result["norm_entropy_row"], result["tv"]]])
     lim = result["tv_limit"]
     a["ax_s"].set_ylim(-0.03 * lim, 1.03 * lim)
-    return [a["soft"], a["approx"], *a["tops"], a["title"], a["legend"], a["rows"], a["chosen"]]
+    return [ax_r.yaxis, a["soft"], a["approx"], *a["tops"], a["title"], a["legend"], a["rows"], a["chosen"]]

@@ -122,7 +122,8 @@ class PanelRenderer:
     and legend it drew as a sprite: its pixels drawn alone on a transparent buffer, keyed by everything
     that decides how it looks (``sprite_key``). A later blit of the same artist with the same key pastes
     the sprite ("over" compositing, what Agg does when it draws the text itself) instead of drawing it.
-    A re-take or a rebuild forgets the sprites. ``last["sprites"]`` counts (pasted, drawn) texts.
+    A re-take or a rebuild forgets the sprites. ``last["sprites"]`` counts (pasted, drawn) texts. The changed
+    artists are drawn in the order a plain draw stacks them (``in_draw_order``), whatever order update() lists.
     """
 
     CACHE_SIZE = 64
@@ -196,6 +197,7 @@ class PanelRenderer:
     def _blit(self, artists):
         """Draw the artists over the kept background; True if the background had to be (re-)taken."""
         canvas = self.fig.canvas
+        artists = in_draw_order(self.fig, artists)
         key = (tuple(map(id, artists)), self._limits())
         retake = self._background is None or self._background[0] != key
         if retake:
@@ -247,6 +249,31 @@ class PanelRenderer:
 
     def __call__(self, **params):
         return encode_png(self.figure(params))
+
+
+def in_draw_order(fig, artists):
+    """The changed artists in the order a plain draw paints them (each axes' children by zorder, ties in child
+    order; anything else, e.g. a figure text or legend, after the axes): a blit draws them in list order over
+    the background, so it must stack them the same way."""
+    rank = {}
+    for ax in fig.axes:
+        for child in sorted(ax.get_children(), key=lambda c: c.get_zorder()):
+            rank.setdefault(id(child), len(rank))
+    return sorted(artists, key=lambda a: rank.get(id(a), len(rank)))
+
+
+def axis_ticks(locator, lo, hi):
+    """The ticks inside [lo, hi] and their labels, as matplotlib's locator and its default ScalarFormatter give
+    them on a linear axis over [lo, hi] (for an axis drawn through a transform onto fixed 0..1 limits)."""
+    from matplotlib.ticker import ScalarFormatter
+    ticks = locator.tick_values(lo, hi)
+    fmt = ScalarFormatter()
+    fmt.create_dummy_axis()
+    fmt.axis.set_view_interval(lo, hi)
+    labels = fmt.format_ticks(ticks)
+    tol = 1e-9 * (hi - lo)
+    keep = [(t, s) for t, s in zip(ticks, labels) if lo - tol <= t <= hi + tol]
+    return [t for t, _ in keep], [s for _, s in keep]
 
 
 def _colour(x):

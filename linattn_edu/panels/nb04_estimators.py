@@ -10,7 +10,7 @@ import functools
 
 import numpy as np
 
-from . import hint, nice_limit, styled
+from . import axis_ticks, hint, nice_limit, styled
 
 from .. import numpy as lnp
 from .. import theory
@@ -139,29 +139,6 @@ def _suptitle(result):
                else " (iid: orthogonal needs m ≤ d = 16)" if result.get("orthogonal_requested") else " (iid)"))
 
 
-def _estimate_ticks(locator, lo, hi):
-    """The ticks and labels matplotlib's default locator and formatter give an estimate axis over [lo, hi]."""
-    from matplotlib.ticker import ScalarFormatter
-    ticks = locator.tick_values(lo, hi)
-    fmt = ScalarFormatter()
-    fmt.create_dummy_axis()
-    fmt.axis.set_view_interval(lo, hi)
-    labels = fmt.format_ticks(ticks)
-    tol = 1e-9 * (hi - lo)
-    keep = [(t, s) for t, s in zip(ticks, labels) if lo - tol <= t <= hi + tol]
-    return [t for t, _ in keep], [s for _, s in keep]
-
-
-def _in_draw_order(fig, artists):
-    """The changed artists in the order a plain draw paints them (each axes' children by zorder, ties in
-    child order): a blit draws them in list order over the background, and must stack them the same way."""
-    rank = {}
-    for ax in fig.axes:
-        for child in sorted(ax.get_children(), key=lambda c: c.get_zorder()):
-            rank.setdefault(id(child), len(rank))
-    return sorted(artists, key=lambda a: rank.get(id(a), len(rank)))     # figure texts (zorder 3) after the axes
-
-
 @styled
 def draw(result, fig=None):
     """Artists built once; update() moves them. The estimate frame (_frames) moves with |x|, |y|, angle and m;
@@ -221,7 +198,7 @@ def update(fig, result):
     from matplotlib.ticker import FixedFormatter, FixedLocator
     (x_lo, x_hi), (mse_lo, mse_hi) = _frames(result)
     a["frame"].clear().translate(-x_lo, 0).scale(1 / (x_hi - x_lo), 1)
-    ticks, labels = _estimate_ticks(a["locator"], x_lo, x_hi)
+    ticks, labels = axis_ticks(a["locator"], x_lo, x_hi)
     a["axes"][0].xaxis.set_major_locator(FixedLocator([(t - x_lo) / (x_hi - x_lo) for t in ticks]))
     a["axes"][0].xaxis.set_major_formatter(FixedFormatter(labels))
     a["axes"][1].set_ylim(10.0 ** mse_lo, 10.0 ** mse_hi)
@@ -247,5 +224,5 @@ def update(fig, result):
     if shown:
         a["ortho"].set_offsets([[1, result["ortho_bound"]]])
     spines = [sp for ax in a["axes"] for sp in ax.spines.values()]      # the frames over the curves' ends
-    return _in_draw_order(fig, [a["axes"][0].xaxis, *a["hists"], a["truth"], a["legend"], a["title"], segments,
-                                cap_lo, cap_hi, point, a["formula"], a["ortho"], *spines])
+    return [a["axes"][0].xaxis, *a["hists"], a["truth"], a["legend"], a["title"], segments,
+            cap_lo, cap_hi, point, a["formula"], a["ortho"], *spines]

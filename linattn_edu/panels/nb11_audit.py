@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import hint, nice_limit, styled
+from . import axis_ticks, hint, nice_limit, styled
 
 DEFAULTS = dict(layer=1, head=0, window=0, row=100, method="elu+1")
 FIGSIZE = (11, 4.2)
@@ -113,19 +113,6 @@ def _frame(row):
     return 2 ** math.ceil(math.log2(row + 1))
 
 
-def _weight_ticks(locator, lo, hi):
-    """The ticks and labels matplotlib's default locator and formatter give a weight axis over [lo, hi]."""
-    from matplotlib.ticker import ScalarFormatter
-    ticks = locator.tick_values(lo, hi)
-    fmt = ScalarFormatter()
-    fmt.create_dummy_axis()
-    fmt.axis.set_view_interval(lo, hi)
-    labels = fmt.format_ticks(ticks)
-    tol = 1e-9 * (hi - lo)
-    keep = [(t, s) for t, s in zip(ticks, labels) if lo - tol <= t <= hi + tol]
-    return [t for t, _ in keep], [s for _, s in keep]
-
-
 @styled
 def draw(result, fig=None):
     """Artists built once; update() moves them. Axes: keys over the row's power-of-two frame, weights over the
@@ -180,7 +167,7 @@ def update(fig, result):
     ax_r.set_xlim(-0.02 * frame, frame)
     lo, hi = result["weight_range"]
     a["weight"].clear().translate(0, -lo).scale(1, 1 / (hi - lo))
-    ticks, labels = _weight_ticks(a["locator"], lo, hi)
+    ticks, labels = axis_ticks(a["locator"], lo, hi)
     ax_r.yaxis.set_major_locator(FixedLocator([(t - lo) / (hi - lo) for t in ticks]))
     ax_r.yaxis.set_major_formatter(FixedFormatter(labels))
     j = np.arange(len(result["p"]))

@@ -345,10 +345,108 @@ def link_equations(nb, known):
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
-        parts = NOT_PROSE.split(EQ_DISPLAY.sub(target, cell.source))
-        # split() with one group: prose at even places, math and code at odd ones
-        cell.source = "".join(EQ_REF.sub(ref, part) if i % 2 == 0 else part for i, part in enumerate(parts))
+        cell.source = _link_prose(EQ_DISPLAY.sub(target, cell.source), EQ_REF, ref)
     return linked
+
+
+FIG_CAPTION = re.compile(r"\A\*\*Figure (\d+)\.(\d+)\.\*\*[ \t]*(.*?)\s*\Z", re.S)   # a caption cell
+FIG_REF = re.compile(r"\bFigure (\d+\.\d+)\b")
+CAPTION_LIKE = re.compile(r"\A\s*(\*\*\s*Fig|\**\s*Fig(ure|\.)\s*\d+(\.\d+)?\s*\**\s*[.:](?!\d))")    # a misspelt caption
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>$|~#{}])")
+PANEL_NOTE = "course-panel-note"
+
+
+def figure_label(tag):
+    """The site's label of Figure N.k (also its anchor)."""
+    return "fig-" + tag.replace(".", "-")
+
+
+def figure_captions(nb, number=None, where="notebook"):
+    """The captions of a notebook's figures: [(tag 'N.k', index of the code cell drawing it, index of
+    the caption cell), ...] in order. A caption is a Markdown cell starting with **Figure N.k.** right
+    after the code cell whose figure it describes (in JupyterLab it reads under the picture). N is the
+    notebook's number (when given) and k counts 1, 2, ... down the notebook; anything else is a BookError."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        m = FIG_CAPTION.match(cell.source) if cell.cell_type == "markdown" else None
+        if m is None:
+            if cell.cell_type == "markdown" and CAPTION_LIKE.match(cell.source):
+                raise BookError(f"{where}, cell {i}: a caption must start with **Figure N.k.** exactly "
+                                f"(bold, with the full stop): {cell.source[:60]!r}")
+            continue
+        tag = f"{int(m.group(1))}.{int(m.group(2))}"
+        if i == 0 or nb.cells[i - 1].cell_type != "code":
+            raise BookError(f"{where}, cell {i}: the caption of Figure {tag} must follow the code cell drawing it")
+        expected = f"{number if number is not None else int(m.group(1))}.{len(found) + 1}"
+        if tag != expected:
+            raise BookError(f"{where}, cell {i}: Figure {tag} is out of order; this caption should be Figure {expected}")
+        found.append((tag, i - 1, i))
+    return found
+
+
+def _link_prose(source, pattern, ref):
+    """pattern.sub(ref, ...) on the prose of a Markdown source only, never inside math or code."""
+    parts = NOT_PROSE.split(source)      # one group: prose at even places, math and code at odd ones
+    return "".join(pattern.sub(ref, part) if i % 2 == 0 else part for i, part in enumerate(parts))
+
+
+def number_figures(nb, known, number=None, where="notebook"):
+    """Numbered, captioned figures on the site. Each caption cell (figure_captions) becomes the caption of
+    the figure above it: the code cell gets myst-nb's figure options (name fig-N-k, the caption), which
+    wrap its picture in a <figure> with that anchor; the caption cell is dropped. A panel's note (its
+    settings, from snapshot_widgets) moves into the caption. "Figure N.k" in the prose (captions
+    included, not math or code) becomes a link to that figure on whichever page it is (known: every
+    figure of the book); a reference to a figure that does not exist, or a picture without a caption,
+    fails the build. Returns (the figure tags, the number of references linked)."""
+    import nbformat
+
+    linked = 0
+
+    def ref(m):
+        nonlocal linked
+        if m.group(1) not in known:
+            raise BookError(f"{where}: the text refers to Figure {m.group(1)}, and no figure has that number")
+        linked += 1
+        return f"{{ref}}`Figure {m.group(1)} <{figure_label(m.group(1))}>`"
+
+    captions = figure_captions(nb, number, where)
+    caption_cells = {ci for _, _, ci in captions}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and i not in caption_cells:
+            cell.source = _link_prose(cell.source, FIG_REF, ref)
+    for tag, code_index, caption_index in captions:
+        cell = nb.cells[code_index]
+        text = _link_prose(FIG_CAPTION.match(nb.cells[caption_index].source).group(3), FIG_REF, ref)
+        pictures, notes, kept = [], [], []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") not in ("display_data", "execute_result"):
+                kept.append(out)
+            elif PANEL_NOTE in data.get("text/html", ""):
+                notes.append(data["text/plain"])
+            elif any(k.startswith("image/") for k in data):
+                pictures.append(out)
+                kept.append(out)
+            elif set(data) == {"text/plain"}:       # a value's repr: shown as printed text, outside the figure
+                kept.append(nbformat.v4.new_output("stream", name="stdout", text=data["text/plain"] + "\n"))
+            else:
+                raise BookError(f"{where}, cell {code_index}: Figure {tag}'s cell also displays {sorted(data)}; "
+                                f"a captioned cell shows its picture and text only")
+        if len(pictures) != 1:
+            raise BookError(f"{where}, cell {code_index}: the cell captioned Figure {tag} shows {len(pictures)} "
+                            f"pictures; a caption belongs to exactly one")
+        cell.outputs = kept
+        notes = [MD_SPECIAL.sub(r"\\\1", n) for n in notes]          # the settings, as plain text
+        caption = " ".join([f"**Figure {tag}.** {text}", *notes])
+        cell.metadata.setdefault("mystnb", {})["figure"] = {"name": figure_label(tag), "caption": caption}
+    captioned = {code_index for _, code_index, _ in captions}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and i not in captioned and any(
+                k.startswith("image/") for o in cell.get("outputs", []) for k in o.get("data", {})):
+            raise BookError(f"{where}, cell {i} draws a figure without a caption: add a Markdown cell right "
+                            f"after it that starts with **Figure N.k.**")
+    nb.cells = [c for i, c in enumerate(nb.cells) if i not in caption_cells]
+    return [tag for tag, _, _ in captions], linked
 
 
 def _title(nb, fallback):
@@ -408,12 +506,14 @@ def stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir):
     order = [p for _, paths in lectures for p in paths]
     names = {p.name[:2]: p.name for p in order}
     known = {t for p in order for t in equation_tags(executed[p])}
+    known_figures = {t for p in order for t, _, _ in figure_captions(executed[p], int(p.name[:2]), p.name)}
     manifest, titles = [], {}
     for p in order:
         nb = executed[p]
         panels = snapshot_widgets(nb, where=p.name)
         folds = fold_markdown(nb, names)
         references = link_equations(nb, known)
+        figures, figure_references = number_figures(nb, known_figures, int(p.name[:2]), p.name)
         solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
         heading = _title(nb, p.stem)
         nbformat.write(nb, src / "notebooks" / p.name)
@@ -422,8 +522,7 @@ def stage(src, lectures, executed, index_md, readme, extra_pages, figures_dir):
         manifest.append({"notebook": p.name, "page": f"notebooks/{p.stem}.html", "title": plain_title(heading),
                          "lecture": lecture, "panels": panels, "folds": folds, "solution_cells": solutions,
                          "equations": equation_tags(nb), "equation_references": references,
-                         "figures": sum(1 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                                        if "image/png" in o.get("data", {}))})
+                         "figures": figures, "figure_references": figure_references})
 
     extra_docs = []
     for page_name, md_path in extra_pages:

@@ -217,10 +217,13 @@ def tiny_site(book, tmp_path_factory):
         nbformat.v4.new_markdown_cell("In words: the *worked answer*, $y = 2$.", metadata={"tags": ["solution"]}),
         nbformat.v4.new_code_cell("import os\nimport matplotlib.pyplot as plt\n"
                                   "print('the seed is', os.environ['LINATTN_SEED'])\nplt.plot([0, 1], [1, 0]);"),
+        nbformat.v4.new_markdown_cell("**Figure 1.1.** A falling line, $y = 1 - x$; see (2.1)."),
         nbformat.v4.new_code_cell(PANEL_CELL),
+        nbformat.v4.new_markdown_cell("**Figure 1.2.** The cost panel, unlike Figure 1.1, moves."),
         nbformat.v4.new_markdown_cell("By (2.1) on the next page; $f(2.1)$ is math and `g(2.1)` code, (9.9) no equation.")])
     second = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Second page\n$$\\sum_i x_i \\tag{2.1}$$"),
-                                             nbformat.v4.new_code_cell("print(6 * 7)")])
+                                             nbformat.v4.new_code_cell("print(6 * 7)"),
+                                             nbformat.v4.new_markdown_cell("As Figure 1.2 showed; `Figure 1.9` is code.")])
     for name, nb in (("01_first.ipynb", first), ("02_second.ipynb", second)):
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, nbs / name)
@@ -298,10 +301,79 @@ def test_tiny_book_links_equation_references_across_pages(tiny_site):
     second = (out / "notebooks" / "02_second.html").read_text()
     assert 'id="eq-2-1"' in second, "the tagged equation has no anchor"
     links = re.findall(r'<a class="reference internal" href="([^"]*#eq-[0-9-]+)"', first)
-    assert links == ["02_second.html#eq-2-1"], links
+    assert links == ["02_second.html#eq-2-1"] * 2, links        # the prose's and Figure 1.1's caption's
     assert "f(2.1)" in first and "g(2.1)" in first and "(9.9)" in first
-    assert [p["equation_references"] for p in manifest] == [1, 0]
+    assert [p["equation_references"] for p in manifest] == [2, 0]
     assert [p["equations"] for p in manifest] == [[], ["2.1"]]
+
+
+def test_tiny_book_numbers_captions_and_links_figures(tiny_site):
+    """A Markdown cell **Figure N.k.** after a figure's cell becomes that figure's caption on the site (a
+    <figure> with anchor fig-N-k); "Figure N.k" in the prose links to it, across pages; a panel's note
+    joins its caption."""
+    out, manifest, _ = tiny_site
+    first = (out / "notebooks" / "01_first.html").read_text()
+    second = (out / "notebooks" / "02_second.html").read_text()
+    figs = dict(re.findall(r'<figure[^>]*id="(fig-[0-9-]+)"[^>]*>(.*?)</figure>', first, re.S))
+    assert sorted(figs) == ["fig-1-1", "fig-1-2"], first[:4000]
+    for fid, body in figs.items():
+        assert len(_output_images(body)) == 1, f"{fid} must hold its picture: {body[:500]}"
+        assert "<figcaption" in body, body
+    assert "<strong>Figure 1.1.</strong> A falling line" in figs["fig-1-1"] and r"\(y = 1 - x\)" in figs["fig-1-1"]
+    assert re.search(r'href="02_second.html#eq-2-1"', figs["fig-1-1"]), "an equation reference in a caption links"
+    assert "Interactive panel, shown here as drawn at its initial settings (n = 256, " in figs["fig-1-2"]
+    assert re.search(r'href="#fig-1-1"', figs["fig-1-2"]), "a figure reference in a caption links"
+    assert first.count("A falling line") == 1, "the caption cell is gone from the page body"
+    assert re.search(r'<a class="reference internal" href="01_first.html#fig-1-2"', second), second[-3000:]
+    assert "1.9</span>" in second and "fig-1-9" not in second          # code, not a reference
+    assert [p["figures"] for p in manifest] == [["1.1", "1.2"], []]
+    assert [p["figure_references"] for p in manifest] == [1, 1]
+
+
+def _figure_nb(*cells):
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    return nb
+
+
+def _picture_cell():
+    return nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])
+
+
+def test_figure_captions_must_be_in_order_after_their_cell(book):
+    ok = _figure_nb(_picture_cell(), nbformat.v4.new_markdown_cell("**Figure 3.1.** One."),
+                    _picture_cell(), nbformat.v4.new_markdown_cell("**Figure 3.2.** Two."))
+    assert book.figure_captions(ok, 3) == [("3.1", 0, 1), ("3.2", 2, 3)]
+    with pytest.raises(book.BookError, match="should be Figure 4.1"):
+        book.figure_captions(ok, 4)
+    skipped = _figure_nb(_picture_cell(), nbformat.v4.new_markdown_cell("**Figure 3.2.** Two."))
+    with pytest.raises(book.BookError, match="should be Figure 3.1"):
+        book.figure_captions(skipped, 3)
+    orphan = _figure_nb(nbformat.v4.new_markdown_cell("Text."), nbformat.v4.new_markdown_cell("**Figure 3.1.** One."))
+    with pytest.raises(book.BookError, match="must follow the code cell"):
+        book.figure_captions(orphan, 3)
+    sloppy = _figure_nb(_picture_cell(), nbformat.v4.new_markdown_cell("Figure 3.1: one."))
+    with pytest.raises(book.BookError, match="must start with"):
+        book.figure_captions(sloppy, 3)
+
+
+def test_a_figure_without_caption_or_a_reference_to_no_figure_fails(book):
+    bare = _figure_nb(_picture_cell())
+    with pytest.raises(book.BookError, match="without a caption"):
+        book.number_figures(bare, set(), 3)
+    dangling = _figure_nb(_picture_cell(), nbformat.v4.new_markdown_cell("**Figure 3.1.** One."),
+                          nbformat.v4.new_markdown_cell("Compare Figure 3.4."))
+    with pytest.raises(book.BookError, match="Figure 3.4"):
+        book.number_figures(dangling, {"3.1"}, 3)
+    two = _figure_nb(nbformat.v4.new_code_cell("plot(); plot()", outputs=_picture_cell().outputs * 2),
+                     nbformat.v4.new_markdown_cell("**Figure 3.1.** Two pictures."))
+    with pytest.raises(book.BookError, match="shows 2 pictures"):
+        book.number_figures(two, {"3.1"}, 3)
+    tags, linked = book.number_figures(dangling := _figure_nb(
+        _picture_cell(), nbformat.v4.new_markdown_cell("**Figure 3.1.** One."),
+        nbformat.v4.new_markdown_cell("Figure 3.1, and `Figure 3.9` in code.")), {"3.1"}, 3)
+    assert (tags, linked) == (["3.1"], 1) and len(dangling.cells) == 2
+    assert dangling.cells[0].metadata["mystnb"]["figure"] == {"name": "fig-3-1", "caption": "**Figure 3.1.** One."}
 
 
 def test_tiny_book_is_offline_with_local_mathjax_and_fixed_links(tiny_site):

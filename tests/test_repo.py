@@ -155,3 +155,56 @@ def test_every_display_equation_is_numbered(nb):
 
 def test_the_text_refers_to_numbered_equations():
     assert sum(len(equation_tags_and_references(nb)[2]) for nb in NOTEBOOKS) >= 3, "no notebook refers to its equations"
+
+
+def _builder():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FIGURE_CODE = re.compile(r"plt\.show\(|^show\(|plt\.subplots\(", re.M)   # a cell that draws a picture
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_has_a_numbered_caption(nb):
+    """Numbered, captioned figures (issue #16): right after each cell that draws a picture, a Markdown cell
+    **Figure N.k.** with its caption, N the notebook's number and k = 1, 2, ... (book/build.py makes it the
+    figure's caption on the site, and fails on a picture without one; this checks the notebooks as stored)."""
+    import nbformat
+    book = _builder()
+    doc = nbformat.read(nb, as_version=4)
+    captions = book.figure_captions(doc, int(nb.name[:2]), nb.name)       # raises if out of order
+    captioned = {code for _, code, _ in captions}
+    drawing = [i for i, c in enumerate(doc.cells) if c.cell_type == "code" and FIGURE_CODE.search(c.source)]
+    missing = [(i, doc.cells[i].source.splitlines()[-1][:60]) for i in drawing if i not in captioned]
+    assert not missing, f"{nb.name}: cells that draw a figure without a **Figure N.k.** caption after them: {missing}"
+    for tag, _, ci in captions:
+        assert len(book.FIG_CAPTION.match(doc.cells[ci].source).group(3)) >= 40, \
+            f"{nb.name}: the caption of Figure {tag} says too little"
+
+
+def _figure_references(book, doc):
+    """The "Figure N.k" references in a notebook's prose (outside math and code; a caption's own number is
+    not a reference)."""
+    refs = []
+    for c in doc.cells:
+        if c.cell_type == "markdown":
+            m = book.FIG_CAPTION.match(c.source)
+            text = m.group(3) if m else c.source
+            refs += [r for part in book.NOT_PROSE.split(text)[::2] for r in book.FIG_REF.findall(part)]
+    return refs
+
+
+def test_figure_references_name_figures_that_exist():
+    import nbformat
+    book = _builder()
+    docs = {nb: nbformat.read(nb, as_version=4) for nb in NOTEBOOKS}
+    known = {t for nb, doc in docs.items() for t, _, _ in book.figure_captions(doc, int(nb.name[:2]), nb.name)}
+    refs = {nb.name: _figure_references(book, doc) for nb, doc in docs.items()}
+    missing = [(name, r) for name, rs in refs.items() for r in rs if r not in known]
+    assert not missing, f"references to figures that no caption numbers: {missing}"
+    silent = [name for name, rs in refs.items() if not rs]
+    assert not silent, f"notebooks whose text never refers to a figure by its number (Figure N.k): {silent}"

@@ -26,11 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
+# one BLAS thread, as `make bench-panels` exports (threaded BLAS on 2 shared cores made nb05 10x slower)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from benchmarks.machine import cpu_times, steal_percent  # noqa: E402
 from linattn_edu.panels import PANEL_DPI, PanelRenderer, new_figure, panel_modules, panel_style  # noqa: E402
 
 TARGET_MS = 100.0
@@ -169,18 +174,19 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown panel(s) {unknown}; available: {sorted(modules)}")
 
-    load_before = os.getloadavg()
+    load_before, cpu_before = os.getloadavg(), cpu_times()
     rows = {}
     for name in names:
         try:
             rows[name] = {**time_panel(modules[name], args.repeats), **time_walk(modules[name])}
         except Exception as exc:                                # report, keep timing the others
             rows[name] = {"error": f"{type(exc).__name__}: {exc}"}
-    load_after = os.getloadavg()
+    load_after, steal = os.getloadavg(), steal_percent(cpu_before, cpu_times())
 
     print(format_table(rows))
     print(f"\nload average (1, 5, 15 min) before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, "
-          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} on {os.cpu_count()} CPUs")
+          f"after: {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f} on {os.cpu_count()} CPUs; "
+          f"CPU steal during the run: {steal if steal is not None else 'unknown'} %")
     if not args.no_save:
         tag = args.tag or machine_tag()
         record = {
@@ -189,7 +195,8 @@ def main(argv=None):
             "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                         "cpu_count": os.cpu_count(), "python": platform.python_version(),
                         "matplotlib": matplotlib.__version__, "hostname": socket.gethostname(),
-                        "load_average_before": load_before, "load_average_after": load_after},
+                        "load_average_before": load_before, "load_average_after": load_after,
+                        "cpu_steal_percent": steal},
             "target_ms": TARGET_MS,
             "method": "median over repeats of one PanelRenderer update at the defaults (compute, uncached, then "
                       "what panels.show runs per slider move: for a panel with update() its blit (mode 'blit': "

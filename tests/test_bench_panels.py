@@ -32,3 +32,18 @@ def test_walk_times_every_move():
     r = bench.time_walk(panel)
     assert r["walk_moves"] == len(r["walk_samples_ms"]) == bench.WALK_SLIDER_MOVES * sliders + len(controls) - sliders
     assert sum(r["walk_modes"].values()) == r["walk_moves"] and r["walk_median_ms"] > 0
+
+
+def test_steal_percent_reads_the_steal_column_of_proc_stat(tmp_path):
+    from benchmarks.machine import cpu_times, steal_percent
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 0 20 800 0 0 0 80 0 0\ncpu0 50 0 10 400 0 0 0 40 0 0\n")
+    before = cpu_times(stat)
+    stat.write_text("cpu  160 0 30 900 0 0 0 130 0 0\n")
+    after = cpu_times(stat)
+    assert before[7] == 80 and after[7] == 130
+    # 50 stolen of 60 + 10 + 100 + 50 = 220 ticks; guest time (already inside user) is not counted twice
+    assert steal_percent(before, after) == round(100 * 50 / 220, 1)
+    assert steal_percent(before, before) is None and steal_percent(None, after) is None
+    assert cpu_times(tmp_path / "missing") is None

@@ -285,6 +285,10 @@ def lab_server(chromium_path, tmp_session_dir):
     # the kernel from using the inline backend, i.e. from showing any figure
     for var in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH", "JUPYTER_PREFER_ENV_PATH", "MPLBACKEND"):
         env.pop(var, None)
+    # one BLAS thread per kernel, as the Makefile exports: run straight from pytest, a kernel's threaded
+    # BLAS fights the browser for the 2 cores and a panel's move took 10x longer (nb05: 329 ms, not 37)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     port, token = _free_port(), secrets.token_hex(24)
     cmd = [
         sys.executable, "-m", "jupyterlab",

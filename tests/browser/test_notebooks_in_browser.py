@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.machine import cpu_times, steal_percent
+
 REPO = Path(__file__).resolve().parents[2]
 # Same rule as conftest.notebook_dir(): LINATTN_BROWSER_NOTEBOOKS overrides notebooks/.
 NOTEBOOK_DIR = Path(os.environ.get("LINATTN_BROWSER_NOTEBOOKS", REPO / "notebooks")).resolve()
@@ -138,6 +140,7 @@ LATENCIES = {}                                                           # panel
 # date, command, machine and load average; rewritten after each notebook, so a stopped run keeps what it has.
 LATENCY_OUT = os.environ.get("LINATTN_LATENCY_OUT")
 _LATENCY_LOAD_BEFORE = os.getloadavg()
+_LATENCY_CPU_BEFORE = cpu_times()
 
 
 def median_p95(samples):
@@ -159,7 +162,8 @@ def write_latencies(path):
               "command": f"LINATTN_LATENCY_MOVES={MOVES_PER_SLIDER} LINATTN_LATENCY_OUT={path.name} "
                          f"python -m pytest {' '.join(sys.argv[1:])}",
               "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "hostname": socket.gethostname(),
-                          "load_average_before": _LATENCY_LOAD_BEFORE, "load_average_now": os.getloadavg()},
+                          "load_average_before": _LATENCY_LOAD_BEFORE, "load_average_now": os.getloadavg(),
+                          "cpu_steal_percent": steal_percent(_LATENCY_CPU_BEFORE, cpu_times())},
               "method": "JupyterLab + headless Chromium: from the user's input event on a control (capture phase) to "
                         "the panel's new picture decoded (img.decode()), every slider moved 1 + MOVES times by its "
                         "arrow key, every other control once; per panel median and p95 over all its moves. The "

@@ -200,6 +200,11 @@ def _walk(model_id, models, controls, outputs, where):
         fmt = state.get("format", "png")
         if isinstance(data, (bytes, bytearray)):
             data = base64.b64encode(data).decode()
+        if fmt == "url":                                     # panels.show sends the PNG as a data: URL
+            m = re.match(r"data:image/(png|jpeg|svg\+xml);base64,(.*)\Z", base64.b64decode(data).decode("ascii"), re.S)
+            if m is None:
+                raise BookError(f"{where}: the panel's image (model {model_id}) is a URL, not an embedded picture")
+            fmt, data = m.group(1), m.group(2)
         outputs.append({"output_type": "display_data", "metadata": {},
                         "data": {f"image/{fmt}": data, "text/plain": "<panel figure>"}})
     elif model["model_name"] in ("HTMLModel", "HTMLMathModel", "LabelModel"):

@@ -179,6 +179,9 @@ def open_pages(browser, site, pages):
                 unrendered: Array.from(document.querySelectorAll('article span.math, article div.math'))
                                  .filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
                 images: Array.from(document.querySelectorAll('article img')).map(i => [i.src, i.complete && i.naturalWidth > 0]),
+                captions: Array.from(document.querySelectorAll('article figure[id^="fig-"]'))       // a numbered figure:
+                                .filter(f => f.querySelector('img') && f.querySelector('figcaption'))  // picture + caption
+                                .map(f => [f.id, f.querySelector('figcaption').textContent.trim().slice(0, 14)]),
                 results: Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.getAttribute('href')),
                 title: document.title})""")
     finally:
@@ -567,8 +570,17 @@ def test_every_page_has_its_figures_math_and_no_widget_views(book, site):
         for target in re.findall(r'<a class="reference internal" href="([^"]*)#(eq-[0-9-]+)"', html):
             page = (SITE / entry["page"]).parent / target[0] if target[0] else SITE / entry["page"]
             assert f'id="{target[1]}"' in page.read_text(), f"{entry['page']}: a link to a missing equation {target}"
+        for tag in entry["figures"]:
+            assert re.search(rf'<figure[^>]*id="fig-{tag.replace(".", "-")}"', html), f"{entry['page']}: Figure {tag} has no anchor"
+        for target in re.findall(r'<a class="reference internal" href="([^"]*)#(fig-[0-9-]+)"', html):
+            page = (SITE / entry["page"]).parent / target[0] if target[0] else SITE / entry["page"]
+            assert f'id="{target[1]}"' in page.read_text(), f"{entry['page']}: a link to a missing figure {target}"
+        assert len(entry["figures"]) == expected, \
+            f"{entry['page']}: {len(entry['figures'])} numbered figures, the executed notebook draws {expected}"
     linked = sum(p["equation_references"] for p in manifest["pages"])
     assert linked >= 3, f"only {linked} equation references are links on the site"
+    linked = sum(p["figure_references"] for p in manifest["pages"])
+    assert linked >= len(manifest["pages"]), f"only {linked} figure references are links on the site"
 
 
 @pytest.mark.notebooks
@@ -586,4 +598,7 @@ def test_the_site_in_a_browser(site, browser):
         n = int(Path(entry["page"]).name[:2])
         assert len(facts[entry["page"]]["numbers"]) >= 5, (entry["page"], facts[entry["page"]]["numbers"])
         assert f"({n}.1)" in facts[entry["page"]]["numbers"], (entry["page"], facts[entry["page"]]["numbers"])
+        # every figure is shown numbered, its picture with its caption
+        assert [c[0] for c in facts[entry["page"]]["captions"]] == [f"fig-{t.replace('.', '-')}" for t in entry["figures"]]
+        assert all(c[1].startswith(f"Figure {n}.") for c in facts[entry["page"]]["captions"]), facts[entry["page"]]["captions"]
     assert any("02_" in href for href in facts["search.html?q=reassociation"]["results"]), facts["search.html?q=reassociation"]

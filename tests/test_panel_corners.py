@@ -165,7 +165,8 @@ def test_show_uses_the_panels_controls_and_updates_the_image():
     n_slider, k_slider = box.children[0].children[:2]
     n_slider.value = n_slider.min                     # n = 32: k is kept <= n by the control itself
     assert k_slider.max == n_slider.min and k_slider.value <= n_slider.value
-    assert image.value != before and image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert image.value != before and image.format == "url"
+    assert panels.data_url_png(image.value)[:8] == b"\x89PNG\r\n\x1a\n"      # the picture, as a data: URL
     error = box.children[-1]
     assert not error.outputs, error.outputs
 
@@ -175,3 +176,11 @@ def test_pooling_matrix_rejects_k_above_n():
         MODULES["nb06_linformer"].pooling_matrix(40, 32)
     res = MODULES["nb06_linformer"].compute(n=32, k=128)          # the panel clamps instead of dividing by 0
     assert res["k"] == 32 and res["k_requested"] == 128
+
+
+def test_png_data_url_round_trips_and_rejects_other_urls():
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    url = panels.png_data_url(png)
+    assert url.startswith(b"data:image/png;base64,") and panels.data_url_png(url) == png
+    with pytest.raises(ValueError, match="url: expected a data:image/png"):
+        panels.data_url_png(b"https://example.org/x.png")

@@ -104,6 +104,7 @@ JS_FINGERPRINT = """el => {
 JS_ARM_LATENCY = """el => {
   const lat = {t0: null, t1: null};
   window.__linattnLatency = lat;
+  if (window.__linattnWS) { window.__linattnWS.sent.length = 0; window.__linattnWS.recv.length = 0; }
   const start = () => { if (lat.t0 === null) lat.t0 = performance.now(); };
   for (const ev of ['keydown', 'change', 'click', 'input']) el.addEventListener(ev, start, {capture: true, once: true});
   const img = el.querySelector('img.widget-image');
@@ -117,6 +118,31 @@ JS_ARM_LATENCY = """el => {
 }"""
 JS_READ_LATENCY = """() => { const l = window.__linattnLatency;
   return l && l.t0 !== null && l.t1 !== null ? l.t1 - l.t0 : null; }"""
+
+# Where a move's time goes: every page <-> kernel websocket message is time-stamped (installed in each tab
+# before JupyterLab loads; a push per message). For the armed move, from the input event t0:
+#   input  t0 -> the page sends the new value;    wire   -> the kernel's first reply (its "busy" status:
+#   the message's way through the Jupyter server to the kernel and back);   kernel -> the largest reply
+#   (the picture) arrives;   show -> the picture is decoded in the page (t1). The four add up to the total.
+JS_WS_TIMES = """(() => {
+  const log = window.__linattnWS = {sent: [], recv: []};
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (d) { log.sent.push(performance.now()); return send.call(this, d); };
+  const d = Object.getOwnPropertyDescriptor(WebSocket.prototype, 'onmessage');
+  Object.defineProperty(WebSocket.prototype, 'onmessage', {get() { return d.get.call(this); },
+    set(h) { d.set.call(this, h && function (ev) {
+      const x = ev.data; log.recv.push([performance.now(), x.byteLength || x.size || x.length || 0]);
+      return h.call(this, ev); }); }});
+})();"""
+JS_READ_PARTS = """() => { const l = window.__linattnLatency, w = window.__linattnWS;
+  if (!l || l.t0 === null || l.t1 === null || !w) return null;
+  const sent = w.sent.find(t => t >= l.t0);
+  if (sent === undefined) return null;
+  const recv = w.recv.filter(r => r[0] >= sent && r[0] <= l.t1);
+  if (!recv.length) return null;
+  const pic = recv.reduce((a, b) => (b[1] > a[1] ? b : a));
+  return {input: sent - l.t0, wire: recv[0][0] - sent, kernel: pic[0] - recv[0][0], show: l.t1 - pic[0]}; }"""
+PARTS = ("input", "wire", "kernel", "show")
 
 # The smallest text a reader meets in the notebook's prose, and how a panel's picture is scaled.
 JS_SIZES = """el => {
@@ -136,6 +162,7 @@ LATENCY_STRICT = os.environ.get("LINATTN_LATENCY_STRICT") == "1"         # fail 
 SCREENSHOT_EVERY_CONTROL = os.environ.get("LINATTN_SCREENSHOTS") == "every"
 BODY_TEXT_PX = 14                                                        # linattn_edu.panels.BODY_TEXT_PX
 LATENCIES = {}                                                           # panel -> [ms, ...]
+LATENCY_PARTS = {}                                                       # panel -> [{input, wire, kernel, show}, ...]
 # `make bench-panels-browser` stores the samples (benchmarks/results/panels-browser-<host>.json) with the
 # date, command, machine and load average; rewritten after each notebook, so a stopped run keeps what it has.
 LATENCY_OUT = os.environ.get("LINATTN_LATENCY_OUT")
@@ -148,6 +175,13 @@ def median_p95(samples):
     return lat[len(lat) // 2], lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
 
 
+def record_parts(nb, pname):
+    """Keep the armed move's breakdown (JS_READ_PARTS), read before anything else moves."""
+    parts = nb.page.evaluate(JS_READ_PARTS)
+    if parts is not None:
+        LATENCY_PARTS.setdefault(pname, []).append(parts)
+
+
 def write_latencies(path):
     import datetime
     import platform
@@ -158,6 +192,9 @@ def write_latencies(path):
         med, p95 = median_p95(samples)
         panels[pname] = {"median_ms": med, "p95_ms": p95, "moves": len(samples), "samples_ms": [round(x, 1) for x in samples],
                          "meets_target": med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS}
+        parts = LATENCY_PARTS.get(pname, [])
+        if parts:
+            panels[pname]["parts_median_ms"] = {k: round(median_p95([p[k] for p in parts])[0], 1) for k in PARTS}
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": f"LINATTN_LATENCY_MOVES={MOVES_PER_SLIDER} LINATTN_LATENCY_OUT={path.name} "
                          f"python -m pytest {' '.join(sys.argv[1:])}",
@@ -169,7 +206,9 @@ def write_latencies(path):
                         "arrow key, every other control once; per panel median and p95 over all its moves. The "
                         "first move of each control is driven by change_control, whose checks poll the page and "
                         "the server while the kernel works; the MOVES extra moves wait in the page instead "
-                        "(timed_slider_move), as a student's browser does",
+                        "(timed_slider_move), as a student's browser does. parts_median_ms: each part's median over the "
+                        "moves (JS_READ_PARTS): input (event to the value sent), wire (to the kernel's first "
+                        "reply), kernel (to the picture's arrival), show (to the picture decoded)",
               "target": {"median_ms": TARGET_MEDIAN_MS, "p95_ms": TARGET_P95_MS},
               "panels": panels}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -270,6 +309,9 @@ class LabTab:
 
     def get(self):
         if self.page is None or self.page.is_closed():
+            if not getattr(self.context, "_linattn_ws_times", False):
+                self.context.add_init_script(JS_WS_TIMES)            # before JupyterLab opens its websockets
+                self.context._linattn_ws_times = True
             self.page = self.context.new_page()
             self.watch = Watch(self.page)
             self.page.goto(f"{self.server.url}/lab?reset&token={self.server.token}")
@@ -634,12 +676,14 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                     ms = nb.page.evaluate(JS_READ_LATENCY)
                     if ms is not None:
                         LATENCIES.setdefault(pname, []).append(ms)
+                        record_parts(nb, pname)
                     for _ in range(MOVES_PER_SLIDER if c["kind"] == "slider" else 0):   # more samples
                         prior = fingerprint(panel)          # not `before`: the checks below compare the first move
                         panel.evaluate(JS_ARM_LATENCY)
                         ms = timed_slider_move(nb, panel.locator(f"[data-linattn-control='{c['tag']}']"), what)
-                        wait_output_changed_and_settled(nb, panel, prior, time.monotonic())
                         LATENCIES.setdefault(pname, []).append(ms)
+                        record_parts(nb, pname)
+                        wait_output_changed_and_settled(nb, panel, prior, time.monotonic())
                 if SCREENSHOT_EVERY_CONTROL or i == len(controls) - 1:
                     panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__{i + 1}-"
                                               f"{_slug(c['description'])}.png"), animations="disabled")
@@ -661,7 +705,9 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
             lat = LATENCIES.get(pname, [])
             if lat:
                 med, p95 = median_p95(lat)
-                report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves")
+                parts = LATENCY_PARTS.get(pname, [])
+                split = ", ".join(f"{k} {median_p95([p[k] for p in parts])[0]:.0f}" for k in PARTS) if parts else "n/a"
+                report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves (median {split} ms)")
                 if LATENCY_STRICT:
                     expect(med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS,
                            f"{name}, {pname}: slider latency median {med:.0f} ms / p95 {p95:.0f} ms, target "

@@ -37,8 +37,9 @@ def differing(a, b, levels=48):
 
 
 def fresh_png(mod, params):
-    """The picture drawn from scratch: new figure, draw(), one full Agg draw (no PanelRenderer)."""
-    fig = panels.new_figure(mod)
+    """The picture drawn from scratch: new figure on matplotlib's own FigureCanvasAgg (no glyph cache),
+    draw(), one full Agg draw (no PanelRenderer)."""
+    fig = panels.new_figure(mod, glyph_cache=False)
     with panels.panel_style():
         mod.draw(mod.compute(**params), fig=fig)
         fig.canvas.draw()

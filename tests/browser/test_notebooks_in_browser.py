@@ -103,6 +103,7 @@ JS_FINGERPRINT = """el => {
 # widget's src changed and img.decode() resolved).
 JS_ARM_LATENCY = """el => {
   const lat = {t0: null, t1: null};
+  lat.done = new Promise(resolve => { lat.resolve = resolve; });     // JS_AWAIT_LATENCY waits on it
   window.__linattnLatency = lat;
   if (window.__linattnWS) { window.__linattnWS.sent.length = 0; window.__linattnWS.recv.length = 0; }
   const start = () => { if (lat.t0 === null) lat.t0 = performance.now(); };
@@ -111,13 +112,20 @@ JS_ARM_LATENCY = """el => {
   if (!img) return false;
   const obs = new MutationObserver(() => {
     obs.disconnect();
-    img.decode().then(() => { lat.t1 = performance.now(); }, () => { lat.t1 = performance.now(); });
+    const end = () => { lat.t1 = performance.now(); lat.resolve(lat.t1 - lat.t0); };
+    img.decode().then(end, end);
   });
   obs.observe(img, {attributes: true, attributeFilter: ['src']});
   return true;
 }"""
 JS_READ_LATENCY = """() => { const l = window.__linattnLatency;
   return l && l.t0 !== null && l.t1 !== null ? l.t1 - l.t0 : null; }"""
+# Wait for the armed move's picture without polling: a promise that the picture's decode resolves (or null
+# after `ms`). Polling the page (even once per animation frame) keeps the renderer busy on the cores the
+# kernel needs, so the timing waits this way; the checks that poll run after the picture is in.
+JS_AWAIT_LATENCY = """ms => new Promise(res => { const l = window.__linattnLatency;
+  if (!l) { res(null); return; }
+  const t = setTimeout(() => res(null), ms); l.done.then(v => { clearTimeout(t); res(v); }); })"""
 
 # Where a move's time goes: every page <-> kernel websocket message is time-stamped (installed in each tab
 # before JupyterLab loads; a push per message). For the armed move, from the input event t0:
@@ -205,7 +213,7 @@ def write_latencies(path):
                         "the panel's new picture decoded (img.decode()), every slider moved 1 + MOVES times by its "
                         "arrow key, every other control once; per panel median and p95 over all its moves. The "
                         "first move of each control is driven by change_control, whose checks poll the page and "
-                        "the server while the kernel works; the MOVES extra moves wait in the page instead "
+                        "the server while the kernel works; the MOVES extra moves wait on a promise in the page instead "
                         "(timed_slider_move), as a student's browser does. parts_median_ms: each part's median over the "
                         "moves (JS_READ_PARTS): input (event to the value sent), wire (to the kernel's first "
                         "reply), kernel (to the picture's arrival), show (to the picture decoded)",
@@ -471,7 +479,6 @@ def wait_output_changed_and_settled(nb, panel, before, t_action):
             return cur, None
 
 
-JS_LATENCY_READY = f"() => ({JS_READ_LATENCY})() !== null"
 # aria-valuenow is rounded (1.05 reads "1.0"): a slider's movement is judged by it, the handle's position
 # and the readout together
 JS_SLIDER_STATE = """h => [h.getAttribute('aria-valuenow'), h.parentElement.style.transform,
@@ -482,18 +489,16 @@ def timed_slider_move(nb, ctl, what):
     """One arrow-key move of a slider for the latency statistics, with nothing polling the page or the
     server while the kernel redraws (change_control and the settle loop poll every 50-100 ms, which on
     2 cores takes CPU from the kernel and the page: the first move of each slider, timed that way, is
-    still in the samples). Waits in the page (requestAnimationFrame) for the armed latency; returns ms."""
+    still in the samples). Waits in the page on the armed move's promise (JS_AWAIT_LATENCY); returns ms."""
     handle = ctl.locator(".noUi-handle").first
     was = handle.evaluate(JS_SLIDER_STATE)
     key = "ArrowRight" if float(was[0]) < float(handle.get_attribute("aria-valuemax")) else "ArrowLeft"
     handle.focus()
     handle.press(key)
-    try:
-        nb.page.wait_for_function(JS_LATENCY_READY, polling="raf", timeout=CHANGE_TIMEOUT * 1000)
-    except Exception:
-        raise AssertionError(f"{what}: no new picture within {CHANGE_TIMEOUT:.0f} s after {key}") from None
+    ms = nb.page.evaluate(JS_AWAIT_LATENCY, CHANGE_TIMEOUT * 1000)
+    expect(ms is not None, f"{what}: no new picture within {CHANGE_TIMEOUT:.0f} s after {key}")
     expect(handle.evaluate(JS_SLIDER_STATE) != was, f"{what}: {key} did not move the slider (readout {was[2]!r})")
-    return nb.page.evaluate(JS_READ_LATENCY)
+    return ms
 
 
 def change_control(ctl, kind):
@@ -671,6 +676,8 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                     action = change_control(panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"])
                 except AssertionError as exc:
                     raise AssertionError(f"{what}: {exc}") from None
+                if armed:                             # the timed picture first, with nothing polling (see JS_AWAIT_LATENCY)
+                    nb.page.evaluate(JS_AWAIT_LATENCY, CHANGE_TIMEOUT * 1000)
                 after, latency = wait_output_changed_and_settled(nb, panel, before, t_action)
                 if armed:
                     ms = nb.page.evaluate(JS_READ_LATENCY)

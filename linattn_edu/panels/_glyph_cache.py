@@ -1,0 +1,112 @@
+"""Agg text drawing that keeps what it rendered: the same pixels as matplotlib's RendererAgg, faster.
+
+Why. A slider move redraws the texts that changed (a number in a title, a legend entry, the tick labels of
+a rescaled axis). matplotlib 3.11 draws a text by laying the string out with FreeType (``FT2Font._layout``,
+about 0.5 ms a string) and rendering every glyph afresh (``_render_glyph``, about 60 us a glyph) at its
+sub-pixel position: 3-5 ms a label, measured on the 2-core machine, most of a move's time in most panels.
+Between two moves nearly all of that work repeats: the same strings, and the same glyphs at the same
+sub-pixel offsets (digits share one advance width, so "0.31" -> "0.34" puts its glyphs where earlier
+moves put glyphs).
+
+What is kept, per renderer (one per panel figure and size):
+
+    layouts   (font file, face, size, dpi, string, hinting, features, language) -> the laid-out glyphs
+    glyphs    (font file, face, size, dpi, glyph, rotation/slant matrix, x and y in 1/64 pixel mod 64,
+               hinting, antialiasing) -> (bitmap, left, top) at that fractional offset
+
+Exactness. matplotlib hands FreeType the glyph's position in 26.6 fixed point, ``p = 64 i + f`` with
+``0 <= f < 64``. FreeType translates the (already hinted) outline by p before rasterising it, and a shift
+by whole pixels moves the outline's control box, and so the bitmap's left and top, by exactly i pixels
+without changing a single coverage value. So the glyph is rendered once at offset f and drawn at left + i,
+top + j: the same call ``draw_text_image(bitmap, left, bottom)`` matplotlib makes, with the same bytes.
+tests/test_glyph_cache.py compares every panel's picture drawn both ways, pixel for pixel.
+"""
+import math
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.ft2font import RenderMode
+
+MAX_GLYPHS = 20_000        # bitmaps kept per renderer (a few hundred bytes each); cleared when full
+MAX_LAYOUTS = 4_000        # strings kept per renderer
+
+
+def _face(font):
+    return font.fname, getattr(font, "face_index", 0)
+
+
+class GlyphCachingRendererAgg(RendererAgg):
+    """RendererAgg whose text path reuses layouts and glyph bitmaps (see the module docstring)."""
+
+    def __init__(self, width, height, dpi):
+        super().__init__(width, height, dpi)
+        self._layouts, self._glyphs = {}, {}
+        self.glyph_counts = [0, 0]                      # reused, rendered: since the renderer was made
+
+    def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+        # the layout step of RendererAgg.draw_text, kept per string; mathtext goes the usual way
+        if ismath:
+            return self.draw_mathtext(gc, x, y, s, prop, angle)
+        font = self._prepare_font(prop)
+        features = mtext.get_fontfeatures() if mtext is not None else None
+        language = mtext.get_language() if mtext is not None else None
+        size = prop.get_size_in_points()
+        flags = get_hinting_flag()
+        key = (*_face(font), size, self.dpi, s, flags,
+               None if features is None else tuple(features), language)
+        items = self._layouts.get(key)
+        if items is None:
+            items = tuple((item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
+                          for item in font._layout(s, flags=flags, features=features, language=language))
+            if len(self._layouts) >= MAX_LAYOUTS:
+                self._layouts.clear()
+            self._layouts[key] = items
+        self._draw_text_glyphs_and_boxes(gc, x, y, angle, items, [])
+
+    def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
+        # RendererAgg._draw_text_glyphs_and_boxes with each glyph's bitmap kept (see the module docstring)
+        if boxes:                                       # mathtext rules: matplotlib's own code path
+            return super()._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, boxes)
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        load_flags = get_hinting_flag()
+        antialiased = gc.get_antialiased()
+        height = int(self.height)
+        for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards
+            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])
+                      @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+            px = round(0x40 * (x + dx * cos - dy * sin))                 # 26.6 fixed point, FreeType's y upwards
+            py = round(0x40 * (self.height - y + dx * sin + dy * cos))
+            ix, fx = divmod(px, 0x40)
+            iy, fy = divmod(py, 0x40)
+            key = (*_face(font), size, self.dpi, glyph_index, tuple(matrix.ravel()), fx, fy, load_flags, antialiased)
+            hit = self._glyphs.get(key)
+            if hit is None:
+                font.set_size(size, self.dpi)
+                font._set_transform(matrix, [fx, fy])
+                bitmap = font._render_glyph(glyph_index, load_flags,
+                                            RenderMode.NORMAL if antialiased else RenderMode.MONO)
+                buffer = np.array(bitmap.buffer, copy=True)
+                if not antialiased:
+                    buffer *= 0xff
+                hit = (buffer, bitmap.left, bitmap.top)
+                if len(self._glyphs) >= MAX_GLYPHS:
+                    self._glyphs.clear()
+                self._glyphs[key] = hit
+                self.glyph_counts[1] += 1
+            else:
+                self.glyph_counts[0] += 1
+            buffer, left, top = hit
+            # draw_text_image's y is downwards and the bitmap's bottom side
+            self._renderer.draw_text_image(buffer, left + ix, height - (top + iy) + buffer.shape[0], 0, gc)
+
+
+class GlyphCachingCanvasAgg(FigureCanvasAgg):
+    """FigureCanvasAgg drawing with a GlyphCachingRendererAgg (a new one when the size or dpi changes)."""
+
+    def get_renderer(self):
+        w, h = self.get_width_height(physical=True)
+        key = w, h, self.figure.dpi
+        if self._lastKey != key:
+            self.renderer = GlyphCachingRendererAgg(w, h, self.figure.dpi)
+            self._lastKey = key
+        return self.renderer

@@ -1,9 +1,9 @@
-"""PanelRenderer's sprites (issue #16): a text or legend that looks as it did on the last blit is pasted,
-not drawn again, and the pasted picture must equal a direct draw.
+"""PanelRenderer's sprites (issue #16): a text, legend or axis that looks as it did on the last blit is
+pasted, not drawn again, and the pasted picture must equal a direct draw.
 
 A tiny panel made here has a title that changes with ``k``, a fixed label in axes coordinates, an
-annotation whose point moves with ``x``, a legend over a moving line, and a label whose colour follows
-``red``. Every blit is compared with a fresh renderer's draw of the same setting; the sprite counts show
+annotation whose point moves with ``x``, a legend over a moving line, a label whose colour follows
+``red`` and an x axis whose ticks are set afresh on every move (``ticks`` of them). Every blit is compared with a fresh renderer's draw of the same setting; the sprite counts show
 what was pasted. The PNG encoder is checked against the Agg buffer it encodes.
 """
 import io
@@ -20,8 +20,8 @@ from linattn_edu import panels  # noqa: E402
 from test_panel_blit import fresh_png  # noqa: E402
 
 
-def _compute(k=1, x=0.3, red=False):
-    return {"k": k, "x": x, "red": red}
+def _compute(k=1, x=0.3, red=False, ticks=3):
+    return {"k": k, "x": x, "red": red, "ticks": ticks}
 
 
 def _draw(result, fig=None):
@@ -42,6 +42,14 @@ def _draw(result, fig=None):
     return fig
 
 
+def _set_ticks(ax, count):
+    """count x ticks, set afresh on every move (as a panel whose axis is drawn on a moving frame does)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator
+    locs = np.linspace(0, 1, count)
+    ax.xaxis.set_major_locator(FixedLocator(locs))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{v:.2f}" for v in locs]))
+
+
 def _update(fig, result):
     a = getattr(fig, "_t", None)
     if a is None:
@@ -50,12 +58,14 @@ def _update(fig, result):
     a["title"].set_text(f"k = {result['k']}")
     a["note"].xy = (result["x"], 0.5)
     a["flag"].set_color("red" if result["red"] else "black")
-    return [a["line"], *a["spines"], a["title"], a["fixed"], a["note"], a["flag"], a["legend"]]   # in z-order
+    ax = a["line"].axes
+    _set_ticks(ax, result["ticks"])
+    return [a["line"], *a["spines"], ax.xaxis, a["title"], a["fixed"], a["note"], a["flag"], a["legend"]]   # in z-order
 
 
 PANEL = types.SimpleNamespace(__name__="test_sprite_panel", DEFAULTS=_compute.__defaults__, FIGSIZE=(6, 3),
                               compute=_compute, draw=_draw, update=_update)
-PANEL.DEFAULTS = {"k": 1, "x": 0.3, "red": False}
+PANEL.DEFAULTS = {"k": 1, "x": 0.3, "red": False, "ticks": 3}
 
 
 def pixels(png):
@@ -78,20 +88,22 @@ def test_unchanged_texts_are_pasted_and_look_as_drawn():
         diff = np.abs(shown - fresh(params)).max()
         assert diff <= 2, f"a blit with sprites differs from a fresh draw by {diff} levels at {params}"
     pasted = [c[0] for c in counts]
-    # 4 texts and the legend are unchanged on most moves; the first blit after draw() may draw them once
-    assert max(pasted[1:]) >= 3, counts
+    # 4 texts, the x axis and the legend are unchanged on most moves; the first blit after draw() may draw
+    # them once
+    assert max(pasted[1:]) >= 4, counts
     # x moved: the annotation is drawn again (a sprite at the old point would be wrong), the title is pasted
     assert counts[1][1] >= 1 and counts[1][0] >= 3, counts
 
 
-@pytest.mark.parametrize("change", ["moved annotation", "new colour", "new text"])
+@pytest.mark.parametrize("change", ["moved annotation", "new colour", "new text", "new ticks"])
 def test_a_changed_text_is_not_pasted_stale(change):
     """A key that missed one of these would paste the old picture; the fresh draw then differs."""
     live = panels.PanelRenderer(PANEL)
     base = dict(PANEL.DEFAULTS)
     live(**base)
     live(**base)                                            # every sprite taken at the base setting
-    new = {"moved annotation": dict(x=0.7), "new colour": dict(red=True), "new text": dict(k=42)}[change]
+    new = {"moved annotation": dict(x=0.7), "new colour": dict(red=True), "new text": dict(k=42),
+           "new ticks": dict(ticks=5)}[change]
     params = {**base, **new}
     shown = pixels(live(**params))
     assert live.last["mode"] == "blit"
@@ -104,5 +116,6 @@ def test_png_is_the_agg_buffer():
     png = live(**PANEL.DEFAULTS)
     rgba = np.asarray(live.fig.canvas.buffer_rgba())
     decoded = np.asarray(Image.open(io.BytesIO(png)))
-    assert decoded.shape == rgba.shape[:2] + (3,)
-    assert np.array_equal(decoded, rgba[..., :3])
+    assert decoded.shape == rgba.shape, (decoded.shape, rgba.shape)          # RGBA, as Agg keeps it
+    assert np.array_equal(decoded, rgba)
+    assert (decoded[..., 3] == 255).all(), "a panel's picture is opaque (white figure patch)"

@@ -209,11 +209,13 @@ class PanelRenderer:
             kept = buf.copy()
             buf[...] = 0                                          # transparent: the artist alone
             self.fig.draw_artist(a)
-            alpha = buf[..., 3]
-            rows, cols = np.flatnonzero(alpha.any(axis=1)), np.flatnonzero(alpha.any(axis=0))
+            pixels = buf.view(np.uint32)[..., 0]                  # (h, w): 0 where nothing was drawn
+            rows = np.flatnonzero(pixels.any(axis=1))
             sprite = None
             if rows.size:
-                y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+                y0, y1 = rows[0], rows[-1] + 1
+                cols = np.flatnonzero(pixels[y0:y1].any(axis=0))
+                x0, x1 = cols[0], cols[-1] + 1
                 sprite = (y0, x0, buf[y0:y1, x0:x1].copy())
             buf[...] = kept
             self._sprites[key] = sprite

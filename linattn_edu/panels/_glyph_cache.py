@@ -11,7 +11,7 @@ moves put glyphs).
 What is kept, per renderer (one per panel figure and size):
 
     layouts   (font file, face, size, dpi, string, hinting, features, language) -> the laid-out glyphs
-    glyphs    (font file, face, size, dpi, glyph, rotation/slant matrix, x and y in 1/64 pixel mod 64,
+    glyphs    (font file, face, size, dpi, glyph, slant, extend, angle, x and y in 1/64 pixel mod 64,
                hinting, antialiasing) -> (bitmap, left, top) at that fractional offset
 
 Exactness. matplotlib hands FreeType the glyph's position in 26.6 fixed point, ``p = 64 i + f`` with
@@ -71,14 +71,17 @@ class GlyphCachingRendererAgg(RendererAgg):
         load_flags = get_hinting_flag()
         antialiased = gc.get_antialiased()
         height = int(self.height)
+        matrices = {}                                   # (slant, extend) -> FreeType's 16.16 matrix, for this angle
         for font, size, glyph_index, slant, extend, dx, dy in glyphs:  # dy is upwards
-            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])
-                      @ [[extend, extend * slant], [0, 1]]).round().astype(int)
+            matrix = matrices.get((slant, extend))
+            if matrix is None:
+                matrix = matrices[slant, extend] = (0x10000 * np.array([[cos, -sin], [sin, cos]])
+                                                    @ [[extend, extend * slant], [0, 1]]).round().astype(int)
             px = round(0x40 * (x + dx * cos - dy * sin))                 # 26.6 fixed point, FreeType's y upwards
             py = round(0x40 * (self.height - y + dx * sin + dy * cos))
             ix, fx = divmod(px, 0x40)
             iy, fy = divmod(py, 0x40)
-            key = (*_face(font), size, self.dpi, glyph_index, tuple(matrix.ravel()), fx, fy, load_flags, antialiased)
+            key = (*_face(font), size, self.dpi, glyph_index, slant, extend, cos, sin, fx, fy, load_flags, antialiased)
             hit = self._glyphs.get(key)
             if hit is None:
                 font.set_size(size, self.dpi)

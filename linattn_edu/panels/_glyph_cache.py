@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.font_manager import fontManager, get_font
 from matplotlib.ft2font import RenderMode
 
 MAX_GLYPHS = 20_000        # bitmaps kept per renderer (a few hundred bytes each); cleared when full
@@ -35,13 +36,38 @@ def _face(font):
     return font.fname, getattr(font, "face_index", 0)
 
 
+def _font_height_metrics(prop, dpi):
+    """(ascent, descent, line gap) in pixels, as matplotlib 3.11's Text._get_layout reads them from the font's
+    OS/2 table (else hhea); (None, None, None) when it has neither, so that Text measures "lp" instead."""
+    font = get_font(fontManager._find_fonts_by_props(prop))
+    for table_name, gap_key, ascent_key, descent_key in (("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                                                         ("hhea", "lineGap", "ascent", "descent")):
+        table = font.get_sfnt_table(table_name)
+        if table is None:
+            continue
+        scale = 1 / font.get_sfnt_table("head")["unitsPerEm"] * prop.get_size_in_points() * dpi / 72
+        return table[ascent_key] * scale, -table[descent_key] * scale, table[gap_key] * scale
+    return None, None, None
+
+
 class GlyphCachingRendererAgg(RendererAgg):
     """RendererAgg whose text path reuses layouts and glyph bitmaps (see the module docstring)."""
 
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
-        self._layouts, self._glyphs = {}, {}
+        self._layouts, self._glyphs, self._heights = {}, {}, {}
         self.glyph_counts = [0, 0]                      # reused, rendered: since the renderer was made
+
+    def _get_font_height_metrics(self, prop):
+        # the hook Text._get_layout asks a renderer for (ascent, descent, line gap of the font, in pixels);
+        # without it every layout of every text reads two of the font's tables again (~0.3 ms). The same
+        # numbers, computed as Text._get_layout computes them, kept per font properties.
+        key = (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+               prop.get_stretch(), prop.get_size_in_points(), prop.get_file(), prop.get_math_fontfamily(), self.dpi)
+        hit = self._heights.get(key)
+        if hit is None:
+            hit = self._heights[key] = _font_height_metrics(prop, self.dpi)
+        return hit
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         # the layout step of RendererAgg.draw_text, kept per string; mathtext goes the usual way

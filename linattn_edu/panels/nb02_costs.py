@@ -116,23 +116,22 @@ def draw(result, fig=None):
               for f in FORMS]
     stars = [ax_c.axvline(1, color="tab:orange", lw=2, label="n* vs softmax"),       # one line when the two
              ax_c.axvline(1, color="tab:orange", lw=1.5, ls="--", label="n* same φ")]   # (near) coincide
-    now = ax_c.axvline(1, color="0.5", lw=1.2, ls="-.", label="n")
+    now = ax_c.axvline(1, color="0.5", lw=1.2, ls="-.", label="chosen n")
     span = np.log10(result["grid"][-1] / result["grid"][0])
     ax_c.set_xlim(result["grid"][0] / 10 ** (0.05 * span), result["grid"][-1] * 10 ** (0.05 * span))
     plain_log_ticks(ax_c)
-    ax_c.set_xlabel("sequence length n")
+    ax_c.set_xlabel("sequence length n (linear is cheaper right of n*)")
     ax_c.set_ylabel(MEASURES[key])
-    # two legends above the axes (never over a curve): the forms' curves, which never change, on the top row;
-    # the n* and n lines, whose labels carry the numbers, on the row below: a move redraws only that one
+    # two legends above the axes (never over a curve): the forms' curves on the top row, the n* and n lines
+    # on the row below. Neither changes (n*'s values are in the title): a changed legend is laid out again on
+    # every move (~10 ms), a pasted one costs nothing
     from matplotlib.transforms import offset_copy
     row = offset_copy(ax_c.transAxes, fig=fig, y=1.28 * TEXT_PT, units="points")   # one row: text + spacing
     style = dict(loc="lower center", bbox_to_anchor=(0.45, 1.0), ncol=3, frameon=False, columnspacing=0.6,
                  handlelength=1.4, handletextpad=0.4)
     ax_c.add_artist(ax_c.legend(handles=curves, bbox_transform=row, **style))
     legend_c = ax_c.legend(handles=[*stars, now], **style)
-    suptitle = fig.suptitle("", x=0.01, ha="left")              # the settings; they change with the sliders
-    fig.text(0.99, suptitle.get_position()[1], "linear attention is cheaper right of n*", ha="right",
-             va=suptitle.get_verticalalignment(), fontsize=suptitle.get_fontsize())   # the reading: never changes
+    suptitle = fig.suptitle("", x=0.01, ha="left")              # the settings and n*; they change with the sliders
     few_ticks(fig)
     ax_b.set_xticks([0, 1], ["FLOPs", "memory"])          # after few_ticks: the two groups of bars
     fig.subplots_adjust(left=0.075, right=0.97, bottom=0.2, top=0.76, wspace=0.28)
@@ -173,14 +172,13 @@ def update(fig, result):
     merged = _merged(result)
     a["stars"][0].set_xdata([ns] * 2)
     a["stars"][1].set_xdata([nk] * 2)
-    labels[0].set_text(f"n* ≈ {ns:.0f} (both)" if merged else f"n* vs softmax {ns:.0f}")
-    labels[1].set_text(f"n* same φ {nk:.0f}")
+    labels[0].set_text("n* (both)" if merged else "n* vs softmax")
     for hidden in (a["stars"][1], labels[1], a["legend_c"].legend_handles[1]):
         hidden.set_visible(not merged)
     a["now"].set_xdata([result["n"]] * 2)
-    labels[-1].set_text(f"n = {result['n']}")
     phi = "φ's cost counted" if result["features"] else "φ free"
-    a["suptitle"].set_text(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, {phi}")   # n: in the legend
+    star = f"n* ≈ {ns:.0f} (both)" if merged else f"n* = {ns:.0f} vs softmax, {nk:.0f} same φ"
+    a["suptitle"].set_text(f"d = {result['d']}, m = {result['m']}, d_v = {result['d_v']}, {phi}: {star}")   # n: the slider's
     if relabelled and a["ax_c"].get_ylim() == old_ylim:
         return True                                        # the kept background has the old y label: draw it all
     # in z-order: bars, then the numbers over them, the frames over bars and lines, the legend

@@ -115,16 +115,15 @@ def update(fig, result):
     a["row"].set_data(np.arange(n)[::-1], result["last_row"])
     a["horizon"].set_xdata([result["horizon"]] * 2)
     a["half"].set_xdata([result["half_life"]] * 2)
-    labels = a["legend"].get_texts()
-    labels[0].set_text(f"1% horizon {result['horizon']}")
-    labels[1].set_text(f"half-life {result['half_life']:g}")
     for line, column in zip(a["outs"], result["out"].T):
         line.set_data(np.arange(n), column)
     lim = _out_limit(result["out"])
     a["ax_o"].set_ylim(-1.05 * lim, 1.05 * lim)
     title_m, title_w, title_o = a["titles"]
     title_m.set_text(f"decay mask L (a = {result['a']:.3f})")
-    title_w.set_text(f"memory Σ_j L_nj = {result['effective_memory']:.1f}")
+    # the two lines' values here, not in their legend: a legend that changes is laid out again on every move
+    title_w.set_text(f"memory Σ_j L_nj = {result['effective_memory']:.1f}\n"
+                     f"half-life {result['half_life']:g}, 1% horizon {result['horizon']}")
     title_o.set_text(f"output; quadratic vs\nrecurrent: max diff {result['max_diff_quadratic_vs_recurrent']:.0e}")
     # in drawing order: the mask's frame over the mask, the 1% line over the row of L (as a fresh draw has them)
     return [a["image"], *a["spines_m"], a["row"], a["readable"], a["horizon"], a["half"], a["legend"], *a["outs"], *a["titles"]]

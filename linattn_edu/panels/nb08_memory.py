@@ -112,9 +112,9 @@ def draw(result, fig=None):
     ax_c, ax_b = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
     s = result["sweep"]
     add, = ax_c.plot(s, result["additive_curve"], color="0.5", ls="--", marker="o", ms=3, label="additive (linear attention)")
-    delta, = ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label="delta rule (β = 0.0)")
+    delta, = ax_c.plot(s, result["delta_curve"], color="0.1", marker="s", ms=3, label="delta rule")
     d_line = ax_c.axvline(result["d"], color="0.6", ls=":", lw=1, label="N = d_k")
-    now = ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label="N = 00")
+    now = ax_c.axvline(result["n_pairs"], color="tab:orange", lw=1, label="N of the bars")
     ax_c.set_xlabel("number of stored pairs N")
     ax_c.set_ylabel("relative recall error")
     title = fig.suptitle("", x=0.01, ha="left")
@@ -145,17 +145,15 @@ def update(fig, result):
     a["add"].set_ydata(result["additive_curve"])
     a["delta"].set_ydata(result["delta_curve"])
     a["now"].set_xdata([result["n_pairs"]] * 2)
-    labels = a["legend"].get_texts()
-    labels[1].set_text(f"delta rule (β = {result['beta']:.1f})")
-    labels[3].set_text(f"N = {result['n_pairs']}")
     vals = [result["additive_error"], result["delta_error"]]
     for i, (bar, text, val) in enumerate(zip(a["bars"], a["texts"], vals)):
         bar.set_height(val)
         text.set_position((i, val))
         text.set_text(f"{val:.2f}")
     title, title_b = a["titles"]
+    # β and N in the titles, not the legend: a legend that changes is laid out again on every move (~10 ms)
     title.set_text(f"key correlation {result['key_corr']:.1f} (mean |k_i·k_j| = "
-                   f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}")
+                   f"{result['mean_abs_key_overlap']:.2f}), key width d_k = {result['d']}, delta rule β = {result['beta']:.1f}")
     title_b.set_text(f"at N = {result['n_pairs']} pairs")
     # in a fresh draw's order: the lines as created (the d_k mark over the curves), frames over lines and
     # bars, texts, the legend on top

@@ -108,9 +108,11 @@ def draw(result, fig=None):
     ax_h.set_xlabel("tokens between a query and the value it recalls (64 sequences)")
     ax_h.set_ylabel("queries")
     legend = ax_h.legend(loc="upper right")
+    # the mean's value beside its line, not in the legend (a legend that changes is laid out again each move)
+    mean_text = ax_h.text(0, 0.97, "", transform=ax_h.get_xaxis_transform(), ha="left", va="top", color="tab:orange")
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.9, hspace=1.0)
     fig._linattn = dict(frame=None, strip=strip, past=past, title=title, bars=bars, mean=mean, legend=legend,
-                        ax_s=ax_s, ax_h=ax_h)
+                        mean_text=mean_text, ax_s=ax_s, ax_h=ax_h)
     update(fig, result)
     return fig
 
@@ -139,10 +141,12 @@ def update(fig, result):
         rect.set_height(c)
     a["ax_h"].set_ylim(0, result["count_limit"])
     a["mean"].set_xdata([result["mean_distance"]] * 2)
-    a["legend"].get_texts()[0].set_text(f"mean {result['mean_distance']:.1f}")
+    a["mean_text"].set_position((result["mean_distance"], 0.97))
+    a["mean_text"].set_text(f" {result['mean_distance']:.1f}")
     D = result["num_kv_pairs"]
     pl = "" if D == 1 else "s"
     a["title"].set_text(f"one MQAR sequence: D = {D} pair{pl}, then {D} quer{'y' if D == 1 else 'ies'}"
                         + (f" (hatched: past its {L} tokens)" if L < a["frame"] else ""))
     spines_s, spines_h = (list(ax.spines.values()) for ax in (a["ax_s"], a["ax_h"]))   # frames over the cells
-    return [a["strip"], a["past"], *spines_s, a["title"], *a["bars"].patches, a["mean"], *spines_h, a["legend"]]
+    return [a["strip"], a["past"], *spines_s, a["title"], *a["bars"].patches, a["mean"], *spines_h, a["mean_text"],
+            a["legend"]]

@@ -170,6 +170,8 @@ class PanelRenderer:
 
     CACHE_SIZE = 64
     SPRITE_CACHE_SIZE = 256
+    VOLATILE = 2          # an artist new on this many blits in a row (a number that changes with every move) is
+                          # drawn straight onto the picture, not kept as a sprite: keeping one costs ~0.6 ms
 
     def __init__(self, panel, dpi=PANEL_DPI):
         self.panel, self.dpi, self.fig = panel, dpi, None
@@ -204,9 +206,6 @@ class PanelRenderer:
             self._sprites.clear()
             self._misses.clear()
             self._seen.clear()
-
-    VOLATILE = 2          # an artist new on this many blits in a row (a number that changes with every move) is
-                          # drawn straight onto the picture, not kept as a sprite: keeping one costs ~0.6 ms
 
     def _draw_artist(self, a):
         """fig.draw_artist(a), through the sprite cache for texts, legends and axes (see the class docstring)."""

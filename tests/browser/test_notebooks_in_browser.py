@@ -171,6 +171,7 @@ SCREENSHOT_EVERY_CONTROL = os.environ.get("LINATTN_SCREENSHOTS") == "every"
 BODY_TEXT_PX = 14                                                        # linattn_edu.panels.BODY_TEXT_PX
 LATENCIES = {}                                                           # panel -> [ms, ...]
 LATENCY_PARTS = {}                                                       # panel -> [{input, wire, kernel, show}, ...]
+LATENCY_STEAL = {}                                                       # panel -> the host's CPU steal % during its moves
 # `make bench-panels-browser` stores the samples (benchmarks/results/panels-browser-<host>.json) with the
 # date, command, machine and load average; rewritten after each notebook, so a stopped run keeps what it has.
 LATENCY_OUT = os.environ.get("LINATTN_LATENCY_OUT")
@@ -199,7 +200,8 @@ def write_latencies(path):
     for pname, samples in sorted(LATENCIES.items()):
         med, p95 = median_p95(samples)
         panels[pname] = {"median_ms": med, "p95_ms": p95, "moves": len(samples), "samples_ms": [round(x, 1) for x in samples],
-                         "meets_target": med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS}
+                         "meets_target": med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS,
+                         "cpu_steal_percent": LATENCY_STEAL.get(pname)}
         parts = LATENCY_PARTS.get(pname, [])
         if parts:
             panels[pname]["parts_median_ms"] = {k: round(median_p95([p[k] for p in parts])[0], 1) for k in PARTS}
@@ -665,6 +667,7 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
             expect(shown["imgs"] or shown["text"], f"{where}: the panel's output stayed empty")
             panel.screenshot(path=str(screenshot_dir / f"{stem}__p{p + 1}-{_slug(pname)}__0-before.png"),
                              animations="disabled")
+            cpu_before = cpu_times()                  # the host's steal while this panel's moves ran
             for i, c in enumerate(controls):
                 what = f"{where}, control {c['description']!r} ({c['kind']})"
                 if c["disabled"] or c["kind"] == "play":
@@ -701,6 +704,8 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                        f"(a dead control, or a callback that does not redraw, e.g. a missing plt.show())")
                 expect(after["imgs"] or after["text"], f"{what}: the output is empty after {action}")
                 exercised.append(f"{pname}:{c['description']}({c['kind']}, redrawn in {latency:.2f} s)")
+            if scope["panel"]:
+                LATENCY_STEAL[pname] = steal_percent(cpu_before, cpu_times())
         sizes = nb.root.evaluate(JS_SIZES)
         expect(sizes["body"] is None or abs(sizes["body"] - BODY_TEXT_PX) < 0.5,
                f"{name}: body text is {sizes['body']} px, the panels are sized for {BODY_TEXT_PX} px")
@@ -714,7 +719,8 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                 med, p95 = median_p95(lat)
                 parts = LATENCY_PARTS.get(pname, [])
                 split = ", ".join(f"{k} {median_p95([p[k] for p in parts])[0]:.0f}" for k in PARTS) if parts else "n/a"
-                report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves (median {split} ms)")
+                report.append(f"{pname}: median {med:.0f} ms, p95 {p95:.0f} ms over {len(lat)} moves (median {split} ms; "
+                              f"host CPU steal {LATENCY_STEAL.get(pname)} %)")
                 if LATENCY_STRICT:
                     expect(med < TARGET_MEDIAN_MS and p95 < TARGET_P95_MS,
                            f"{name}, {pname}: slider latency median {med:.0f} ms / p95 {p95:.0f} ms, target "

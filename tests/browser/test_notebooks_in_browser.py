@@ -408,13 +408,19 @@ class NotebookInLab:
         """All queued cells done: no "[*]" prompt left, kernel idle (server, page, status bar)."""
         deadline = time.monotonic() + RUN_ALL_TIMEOUT
         prompts = self.root.locator(".jp-InputArea-prompt")
+        # textContent, not innerText: off-screen cells are content-visibility: auto (windowingMode
+        # contentVisibility), whose rendered text innerText reads. Two runs of 2026-12-03 on a loaded host
+        # (CPU steal 10-30 %) saw Run All "finished" with cells of notebooks 10 and 12 never run, and the
+        # kernel shut down under cells still queued; textContent reads the prompts whether painted or not
+        def prompt_texts():
+            return prompts.evaluate_all("els => els.map(e => e.textContent)")
         time.sleep(0.3)
         while True:
-            texts = prompts.all_inner_texts()
+            texts = prompt_texts()
             if not any("*" in t for t in texts):
                 try:
                     self.wait_kernel_idle(5, stable=0.4)
-                    if not any("*" in t for t in prompts.all_inner_texts()):
+                    if not any("*" in t for t in prompt_texts()):
                         return
                 except AssertionError:
                     pass

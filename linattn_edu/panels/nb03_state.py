@@ -82,7 +82,7 @@ def draw(result, fig=None):
     ax_z.set_title("normaliser\nz_t")
     ax_z.set_xlabel("Σ φ(k_j)")
     j = np.arange(1, n + 1)
-    # one bar per token: dark with its weight for j <= t (in the state), an empty outline for j > t
+    # one bar per token: dark with its weight for j <= t (in the state); height 0 (nothing drawn) for j > t
     w_bars = ax_w.bar(j, np.zeros(n), color="0.3", label="j ≤ t (in the state)")
     now = ax_w.axvline(0, color="tab:orange", ls="--", lw=1, label="now")
     ax_w.set_xlim(0.5, n + 0.5)

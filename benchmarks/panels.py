@@ -36,7 +36,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.machine import cpu_times, steal_percent  # noqa: E402
-from linattn_edu.panels import PANEL_DPI, PanelRenderer, new_figure, panel_modules, panel_style  # noqa: E402
+from linattn_edu.panels import (PANEL_DPI, PanelRenderer, new_figure, option_values,  # noqa: E402
+                                panel_modules, panel_style)
 
 TARGET_MS = 100.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -87,13 +88,13 @@ def next_value(widget):
         e = math.log(widget.value, widget.base)
         return widget.base ** (e + widget.step if e + widget.step <= widget.max + 1e-9 else e - widget.step)
     if isinstance(widget, w.SelectionSlider):
-        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        values = option_values(widget)
         i = widget.index
         return values[i + 1 if i + 1 < len(values) else i - 1]
     if isinstance(widget, (w.IntSlider, w.FloatSlider)):
         up = widget.value + widget.step
         return up if up <= widget.max else widget.value - widget.step
-    values = [o[1] if isinstance(o, tuple) else o for o in getattr(widget, "options", ())]
+    values = option_values(widget)
     if isinstance(widget, w.SelectMultiple):
         return tuple([v for v in values if v not in widget.value][:1] or values[:1])
     if isinstance(widget, (w.Dropdown, w.ToggleButtons, w.RadioButtons, w.Select)):

@@ -465,10 +465,10 @@ def control_values(widget):
     if isinstance(widget, w.FloatLogSlider):
         return [widget.base ** widget.min, widget.value, widget.base ** widget.max]
     if isinstance(widget, w.SelectMultiple):
-        opts = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        opts = option_values(widget)
         return [tuple(widget.value), (), (opts[0],), tuple(opts)]
     if isinstance(widget, (w.SelectionSlider, w.Dropdown, w.ToggleButtons, w.RadioButtons, w.Select)):
-        opts = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        opts = option_values(widget)
         if len(opts) > 4:
             opts = [opts[0], widget.value, opts[-1]]
         return list(dict.fromkeys(opts))
@@ -534,6 +534,11 @@ def show(panel, **controls):
     return box
 
 
+def option_values(widget):
+    """The values a widget's options stand for (an option may be a (label, value) pair); [] if it has none."""
+    return [o[1] if isinstance(o, tuple) else o for o in getattr(widget, "options", ())]
+
+
 def next_step(widget, old, new):
     """The value one more move of a slider in the direction old -> new gives (same step), or None: not a
     slider, no move, or past its end. FloatLogSlider steps by the same ratio, SelectionSlider by index.
@@ -541,7 +546,7 @@ def next_step(widget, old, new):
     still finds the cached result: _freeze keys floats by 12 significant digits."""
     import ipywidgets as w
     if isinstance(widget, w.SelectionSlider):
-        values = [o[1] if isinstance(o, tuple) else o for o in widget.options]
+        values = option_values(widget)
         if old not in values or new not in values:
             return None
         i = 2 * values.index(new) - values.index(old)

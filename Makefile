@@ -103,7 +103,7 @@ bench-panels: setup
 	$(PY) -m benchmarks.panels
 	$(MAKE) bench-panels-browser
 
-# Slider latency in the browser (input event -> new picture), five moves per slider; prints per-panel
+# Slider latency in the browser (input event -> new picture), five moves per control; prints per-panel
 # median / p95. Add LINATTN_LATENCY_STRICT=1 to fail above issue #16's targets.
 HOST := $(shell hostname 2>/dev/null || echo local)
 bench-panels-browser: setup browser-deps

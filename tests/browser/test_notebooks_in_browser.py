@@ -161,8 +161,9 @@ JS_SIZES = """el => {
 }"""
 
 TARGET_MEDIAN_MS, TARGET_P95_MS = 100.0, 200.0
-# Extra timed moves per slider, for latency statistics (issue #16). 0 in `make test`, where each slider is
-# still moved once and its latency recorded; `make bench-panels-browser` sets 4 (five samples a slider).
+# Extra timed moves per control, for latency statistics (issue #16). 0 in `make test`, where each control is
+# still moved once and its latency recorded; `make bench-panels-browser` sets 4 (five samples a control: a
+# panel without sliders, nb10_scaling, then has ten samples, not four).
 MOVES_PER_SLIDER = int(os.environ.get("LINATTN_LATENCY_MOVES", "0"))
 LATENCY_STRICT = os.environ.get("LINATTN_LATENCY_STRICT") == "1"         # fail above the #16 targets
 # A screenshot of each panel before its first control and after its last one in `make test` (each one
@@ -212,11 +213,11 @@ def write_latencies(path):
                           "load_average_before": _LATENCY_LOAD_BEFORE, "load_average_now": os.getloadavg(),
                           "cpu_steal_percent": steal_percent(_LATENCY_CPU_BEFORE, cpu_times())},
               "method": "JupyterLab + headless Chromium: from the user's input event on a control (capture phase) to "
-                        "the panel's new picture decoded (img.decode()), every slider moved 1 + MOVES times by its "
-                        "arrow key, every other control once; per panel median and p95 over all its moves. The "
+                        "the panel's new picture decoded (img.decode()), every control moved 1 + MOVES times (a slider "
+                        "by its arrow key, a toggle by a click, a list by a picked option); per panel median and p95 over all its moves. The "
                         "first move of each control is driven by change_control, whose checks poll the page and "
                         "the server while the kernel works; the MOVES extra moves wait on a promise in the page instead "
-                        "(timed_slider_move), as a student's browser does. parts_median_ms: each part's median over the "
+                        "(timed_move), as a student's browser does. parts_median_ms: each part's median over the "
                         "moves (JS_READ_PARTS): input (event to the value sent), wire (to the kernel's first "
                         "reply), kernel (to the picture's arrival), show (to the picture decoded)",
               "target": {"median_ms": TARGET_MEDIAN_MS, "p95_ms": TARGET_P95_MS},
@@ -509,6 +510,18 @@ def timed_slider_move(nb, ctl, what):
     return ms
 
 
+def timed_move(nb, ctl, kind, what):
+    """One more change of a control for the latency statistics, with nothing polling while the kernel
+    redraws: a slider by timed_slider_move; any other kind by change_control's own action (a click, a
+    picked option: it polls nothing after the input event), then the wait in the page. Returns ms."""
+    if kind == "slider":
+        return timed_slider_move(nb, ctl, what)
+    action = change_control(ctl, kind)
+    ms = nb.page.evaluate(JS_AWAIT_LATENCY, CHANGE_TIMEOUT * 1000)
+    expect(ms is not None, f"{what}: no new picture within {CHANGE_TIMEOUT:.0f} s after {action}")
+    return ms
+
+
 def change_control(ctl, kind):
     """Change one control through the UI as a user would. Returns a description of the action."""
     ctl.scroll_into_view_if_needed()
@@ -693,10 +706,10 @@ def check_notebook_in_browser(name, lab_tab, screenshot_dir):
                     if ms is not None:
                         LATENCIES.setdefault(pname, []).append(ms)
                         record_parts(nb, pname)
-                    for _ in range(MOVES_PER_SLIDER if c["kind"] == "slider" else 0):   # more samples
+                    for _ in range(MOVES_PER_SLIDER):     # more samples, each control the same number
                         prior = fingerprint(panel)          # not `before`: the checks below compare the first move
                         panel.evaluate(JS_ARM_LATENCY)
-                        ms = timed_slider_move(nb, panel.locator(f"[data-linattn-control='{c['tag']}']"), what)
+                        ms = timed_move(nb, panel.locator(f"[data-linattn-control='{c['tag']}']"), c["kind"], what)
                         LATENCIES.setdefault(pname, []).append(ms)
                         record_parts(nb, pname)
                         wait_output_changed_and_settled(nb, panel, prior, time.monotonic())

@@ -82,8 +82,10 @@ def draw(result, fig=None):
     ax_o.set_ylim(-O_LIMIT, O_LIMIT)                              # x limits: update()
     ax_o.set_xlabel("position t (bits read)")
     ax_o.set_ylabel("output o_t (parity = sign)")
-    title_o = ax_o.set_title("")
-    legend = ax_o.legend(loc="lower left", frameon=False, ncol=2)
+    title_o = ax_o.set_title("", loc="left")
+    # above the axes, right of the title: inside, the legend hid points of long strings (any corner holds some)
+    legend = ax_o.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, ncol=2, borderaxespad=0.0,
+                         handletextpad=0.3, columnspacing=1.0)
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.18, top=0.88, wspace=0.25)
     fig._linattn = dict(ax_o=ax_o, eig=eig, path=path, odd=odd, even=even, legend=legend,
                         titles=(title_e, title_o))
@@ -108,5 +110,5 @@ def update(fig, result):
     a["even"].set_data(t[~is_odd], o[~is_odd])
     title_e, title_o = a["titles"]
     title_e.set_text(f"β = {result['beta']:.2f}")
-    title_o.set_text(f"parity read as sign(o_t): accuracy {result['accuracy']:.2f}")
-    return [a["eig"], a["path"], a["odd"], a["even"], a["legend"], title_e, title_o]
+    title_o.set_text(f"parity = sign(o_t): accuracy {result['accuracy']:.2f}")
+    return [a["eig"], a["path"], a["odd"], a["even"], title_e, title_o]      # the legend stays in the background

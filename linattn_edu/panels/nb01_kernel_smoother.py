@@ -146,7 +146,8 @@ def draw(result, fig=None):
 
 def update(fig, result):
     """Any move, new data in the same artists (the axes are unit squares); only the row plot's y limit can
-    change (_row_top: never with the row alone), and then the renderer redraws the background. False for a figure draw() did not make."""
+    change (_row_top: never with the row alone), and then the renderer redraws the background. False for a
+    figure draw() did not make."""
     a = getattr(fig, "_linattn", None)
     if a is None:
         return False

@@ -214,7 +214,8 @@ def write_latencies(path):
                           "cpu_steal_percent": steal_percent(_LATENCY_CPU_BEFORE, cpu_times())},
               "method": "JupyterLab + headless Chromium: from the user's input event on a control (capture phase) to "
                         "the panel's new picture decoded (img.decode()), every control moved 1 + MOVES times (a slider "
-                        "by its arrow key, a toggle by a click, a list by a picked option); per panel median and p95 over all its moves. The "
+                        "by its arrow key, a toggle by a click, a list by a picked option); per panel median and "
+                        "p95 over all its moves. The "
                         "first move of each control is driven by change_control, whose checks poll the page and "
                         "the server while the kernel works; the MOVES extra moves wait on a promise in the page instead "
                         "(timed_move), as a student's browser does. parts_median_ms: each part's median over the "

@@ -73,7 +73,7 @@ def draw(result, fig=None):
     ax_e.set_xlim(-1.05, 1.05); ax_e.set_ylim(0, 1); ax_e.set_yticks([])
     ax_e.set_xlabel("eigenvalue 1 − β along k")
     title_e = ax_e.set_title("")
-    ax_e.legend(loc="upper right", frameon=False)
+    legend_e = ax_e.legend(loc="upper right", frameon=True, edgecolor="none")   # framed: the bar passes under the text
     ax_o.axhline(0, color="0.6", lw=1)
     path, = ax_o.plot([], [], color="0.3", lw=1)
     odd, = ax_o.plot([], [], "o", color="0.1", ms=5, label="odd prefix")
@@ -87,7 +87,7 @@ def draw(result, fig=None):
     legend = ax_o.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), frameon=False, ncol=2, borderaxespad=0.0,
                          handletextpad=0.3, columnspacing=1.0)
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.18, top=0.88, wspace=0.25)
-    fig._linattn = dict(ax_o=ax_o, eig=eig, path=path, odd=odd, even=even, legend=legend,
+    fig._linattn = dict(ax_o=ax_o, eig=eig, path=path, odd=odd, even=even, legend=legend, legend_e=legend_e,
                         titles=(title_e, title_o))
     update(fig, result)
     return fig
@@ -111,4 +111,5 @@ def update(fig, result):
     title_e, title_o = a["titles"]
     title_e.set_text(f"β = {result['beta']:.2f}")
     title_o.set_text(f"parity = sign(o_t): accuracy {result['accuracy']:.2f}")
-    return [a["eig"], a["path"], a["odd"], a["even"], title_e, title_o]      # the legend stays in the background
+    # the left legend is redrawn over the moving bar (a cached sprite); the right one, outside the axes, stays put
+    return [a["eig"], a["legend_e"], a["path"], a["odd"], a["even"], title_e, title_o]
